@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { authorizeResult, requestId } from './billing.js';
+import { providerName } from './catalog.js';
+import { upstreamParamsSchema } from './chat.js';
+import { usageSchema } from './pricing.js';
+
+/** Name of the BullMQ queue the gateway fills and the inference workers drain. */
+export const INFERENCE_QUEUE = 'inference';
+
+/**
+ * Where the worker sends the request. Secrets travel sealed (see `sealSecret` in
+ * @creditgate/runtime): the job payload in Redis never holds a plaintext key.
+ */
+export const jobRoute = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('custom_endpoint'),
+    baseUrl: z.string(),
+    providerModelId: z.string(),
+    sealedApiKey: z.string().nullable(),
+  }),
+  z.object({
+    kind: z.literal('platform'),
+    provider: providerName,
+    providerModelId: z.string(),
+    /** The user's own provider key, present exactly when billing approved with `byo_key`. */
+    sealedByoKey: z.string().nullable(),
+  }),
+]);
+export type JobRoute = z.infer<typeof jobRoute>;
+
+export const inferenceJobSchema = z.object({
+  requestId,
+  userId: z.string(),
+  /** The model id the client asked for, echoed in every chunk. */
+  modelId: z.string(),
+  route: jobRoute,
+  decision: authorizeResult,
+  params: upstreamParamsSchema,
+  /** Whether the client reads a stream (the worker streams upstream either way). */
+  stream: z.boolean(),
+  includeUsage: z.boolean(),
+  /** Epoch milliseconds the gateway accepted the request; the chunk `created` time. */
+  createdAt: z.number().int(),
+});
+export type InferenceJob = z.infer<typeof inferenceJobSchema>;
+
+/**
+ * Events the worker appends to the request's Redis stream, read by the gateway in order.
+ * `chunk.data` is the serialized OpenAI chunk, written to the client as-is.
+ */
+export const streamEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('chunk'), data: z.string() }),
+  z.object({
+    type: z.literal('end'),
+    finishReason: z.string().nullable(),
+    usage: usageSchema,
+    usageEstimated: z.boolean(),
+    /** Credits burned, decimal string; "0" for unmetered routes. */
+    cost: z.string(),
+  }),
+  z.object({
+    type: z.literal('error'),
+    code: z.enum(['upstream_error', 'upstream_timeout', 'internal_error']),
+    message: z.string(),
+  }),
+]);
+export type StreamEvent = z.infer<typeof streamEventSchema>;
+
+/** Every Redis key the stack writes lives under the operator's `QUEUE_PREFIX`. */
+export function redisKeys(prefix: string) {
+  return {
+    /** BullMQ's own prefix; the queue is `INFERENCE_QUEUE` under it. */
+    bullPrefix: prefix,
+    events: (id: string) => `${prefix}:events:${id}`,
+    cancelChannel: `${prefix}:cancel`,
+    workerHeartbeat: (workerId: string) => `${prefix}:workers:${workerId}`,
+    workerHeartbeatPattern: `${prefix}:workers:*`,
+    rateLimit: `${prefix}:ratelimit:`,
+  };
+}

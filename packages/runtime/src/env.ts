@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * Parses the environment once at boot. A missing or malformed value stops the process with
+ * one clear line per problem, naming the variable but never echoing its value (it may be a secret).
+ */
+export function loadEnv<T extends z.ZodType>(
+  schema: T,
+  source: Record<string, string | undefined> = process.env,
+): z.infer<T> {
+  const result = schema.safeParse(source);
+  if (result.success) return result.data;
+
+  for (const issue of result.error.issues) {
+    const name = issue.path.join('.') || '(environment)';
+    process.stderr.write(`config error: ${name}: ${issue.message}\n`);
+  }
+  process.exit(1);
+}
+
+/** Reusable pieces of the environment schemas. */
+export const envField = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
+  url: (fallback: string) => z.url().default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  logLevel: () =>
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+  serviceToken: () =>
+    z.string().min(16, 'must be at least 16 characters').default('dev-service-token-change-me'),
+  encryptionKey: () =>
+    z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+      .default(Buffer.alloc(32, 7).toString('base64')),
+  ms: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+};
+
+export const DEFAULT_PG = 'postgresql://postgres:postgres@127.0.0.1:5432';
+export const DEFAULT_REDIS = 'redis://127.0.0.1:6379';

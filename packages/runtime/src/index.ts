@@ -1,0 +1,5 @@
+export * from './env.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './secrets.js';
+export * from './ssrf.js';

@@ -1,0 +1,2 @@
+// Placeholder until the SSRF guard lands; see the inference service work.
+export {};
