@@ -16,10 +16,16 @@ export const SERVICES_WITH_DB = ['billing', 'gateway'] as const;
  * migrations are applied once to a template database per run; every test file clones its own
  * database from the template, so files never share state and runs never collide.
  */
-async function startBackends(): Promise<{ pgUrl: string; redisUrl: string; stop: () => Promise<void> }> {
-  const envPg = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
+async function startBackends(): Promise<{
+  pgUrl: string;
+  redisUrl: string;
+  stop: () => Promise<void>;
+}> {
+  const envPg =
+    process.env.TEST_DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
   const envRedis = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (process.env.TEST_USE_CONTAINERS === 'false') return { pgUrl: envPg, redisUrl: envRedis, stop: async () => {} };
+  if (process.env.TEST_USE_CONTAINERS === 'false')
+    return { pgUrl: envPg, redisUrl: envRedis, stop: async () => {} };
 
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');

@@ -7,19 +7,17 @@ export const providerName = z.enum(PROVIDERS);
 export type Provider = z.infer<typeof providerName>;
 
 /** A price in credits (USD) per million tokens, written as a decimal string or a JSON number. */
-const pricePerMillion = z
-  .union([z.string(), z.number().nonnegative()])
-  .transform((value, ctx) => {
-    const text = typeof value === 'number' ? String(value) : value;
-    try {
-      const minor = parseAmount(text);
-      if (minor < 0n) throw new RangeError('negative');
-      return minor;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a non-negative decimal price` });
-      return z.NEVER;
-    }
-  });
+const pricePerMillion = z.union([z.string(), z.number().nonnegative()]).transform((value, ctx) => {
+  const text = typeof value === 'number' ? String(value) : value;
+  try {
+    const minor = parseAmount(text);
+    if (minor < 0n) throw new RangeError('negative');
+    return minor;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a non-negative decimal price` });
+    return z.NEVER;
+  }
+});
 
 const catalogModel = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'must be a plain model name'),
@@ -47,8 +45,9 @@ const catalogModel = z.object({
     .prefault({}),
 });
 
-export const catalogSchema = z.object({ models: z.array(catalogModel).min(1) }).superRefine(
-  (catalog, ctx) => {
+export const catalogSchema = z
+  .object({ models: z.array(catalogModel).min(1) })
+  .superRefine((catalog, ctx) => {
     const seen = new Set<string>();
     for (const [index, model] of catalog.models.entries()) {
       if (seen.has(model.id)) {
@@ -56,8 +55,7 @@ export const catalogSchema = z.object({ models: z.array(catalogModel).min(1) }).
       }
       seen.add(model.id);
     }
-  },
-);
+  });
 
 /** Minor units per million tokens, for every usage channel. */
 export interface ChannelPrices {

@@ -35,14 +35,23 @@ export const chatCompletionRequestSchema = z.object({
   user: z.string().max(256).nullish(),
   n: z.literal(1).nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
-  tools: z.array(z.looseObject({ type: z.string() })).max(128).nullish(),
+  tools: z
+    .array(z.looseObject({ type: z.string() }))
+    .max(128)
+    .nullish(),
   tool_choice: z.union([z.string(), z.looseObject({ type: z.string() })]).nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
 /** The parameters forwarded upstream, with the output cap already decided by billing. */
 export const upstreamParamsSchema = chatCompletionRequestSchema
-  .omit({ model: true, stream: true, stream_options: true, max_tokens: true, max_completion_tokens: true })
+  .omit({
+    model: true,
+    stream: true,
+    stream_options: true,
+    max_tokens: true,
+    max_completion_tokens: true,
+  })
   .extend({ max_tokens: z.number().int().positive().nullable() });
 export type UpstreamParams = z.infer<typeof upstreamParamsSchema>;
 

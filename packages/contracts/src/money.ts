@@ -28,15 +28,20 @@ export function formatAmount(minor: bigint): string {
   const negative = minor < 0n;
   const abs = negative ? -minor : minor;
   const whole = abs / MINOR_PER_CREDIT;
-  const fraction = (abs % MINOR_PER_CREDIT).toString().padStart(MINOR_DIGITS, '0').replace(/0+$/, '');
+  const fraction = (abs % MINOR_PER_CREDIT)
+    .toString()
+    .padStart(MINOR_DIGITS, '0')
+    .replace(/0+$/, '');
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
 /** A decimal credit amount on the wire, e.g. "12.5". */
-export const decimalAmount = z.string().refine(
-  (text) => DECIMAL_RE.test(text.trim()),
-  `must be a decimal amount with at most ${MINOR_DIGITS} fractional digits`,
-);
+export const decimalAmount = z
+  .string()
+  .refine(
+    (text) => DECIMAL_RE.test(text.trim()),
+    `must be a decimal amount with at most ${MINOR_DIGITS} fractional digits`,
+  );
 
 /** A strictly positive decimal credit amount on the wire. */
 export const positiveAmount = decimalAmount.refine(

@@ -83,6 +83,8 @@ export function affordableOutputTokens(
 
 /** The order a platform model's currencies are spent in: its own currencies, then `credit`. */
 export function applicableCurrencies(modelCurrencies: readonly string[]): string[] {
-  const order = modelCurrencies.filter((c, i) => c !== DEFAULT_CURRENCY && modelCurrencies.indexOf(c) === i);
+  const order = modelCurrencies.filter(
+    (c, i) => c !== DEFAULT_CURRENCY && modelCurrencies.indexOf(c) === i,
+  );
   return [...order, DEFAULT_CURRENCY];
 }

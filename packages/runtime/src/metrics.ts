@@ -27,7 +27,10 @@ interface HookHost {
       reply: { statusCode: number; elapsedTime: number },
     ) => Promise<void>,
   ): unknown;
-  get(path: string, handler: (req: unknown, reply: { type(t: string): unknown }) => unknown): unknown;
+  get(
+    path: string,
+    handler: (req: unknown, reply: { type(t: string): unknown }) => unknown,
+  ): unknown;
 }
 
 /** Records every response in the histogram and serves `GET /metrics`. */
