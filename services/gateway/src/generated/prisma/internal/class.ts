@@ -27,10 +27,10 @@ const config: runtime.GetPrismaClientConfig = {
       "fromEnvVar": null
     },
     "config": {
-      "importFileExtension": "js",
+      "moduleFormat": "esm",
       "runtime": "nodejs",
       "engineType": "client",
-      "moduleFormat": "esm"
+      "importFileExtension": "js"
     },
     "binaryTargets": [
       {
