@@ -1,0 +1,59 @@
+import type { BillingRouter } from '@creditgate/billing';
+import type { SettleInput, SettleResult, VoidInput } from '@creditgate/contracts';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+
+export interface BillingClient {
+  settle(input: SettleInput): Promise<SettleResult>;
+  void(input: VoidInput): Promise<void>;
+}
+
+/**
+ * The worker's view of billing: `settle` and `void` over tRPC with the service token. Every call
+ * carries the request id as `x-request-id`, so billing's log lines join the worker's.
+ */
+export function createBillingClient(
+  url: string,
+  serviceToken: string,
+  timeoutMs = 10_000,
+): BillingClient {
+  const client = createTRPCClient<BillingRouter>({
+    links: [
+      httpLink({
+        url: `${url.replace(/\/+$/, '')}/trpc`,
+        headers: ({ op }) => ({
+          'x-service-token': serviceToken,
+          'x-request-id': String(
+            (op.input as { requestId?: unknown } | undefined)?.requestId ?? '',
+          ),
+        }),
+        // A billing that stops answering is a failed attempt (retried), not a job that hangs.
+        fetch: (input, init) => {
+          const timeout = AbortSignal.timeout(timeoutMs);
+          const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+          return fetch(input, { ...(init as RequestInit), signal });
+        },
+      }),
+    ],
+  });
+
+  return {
+    settle: (input) => client.settle.mutate(input),
+    void: async (input) => {
+      await client.void.mutate(input);
+    },
+  };
+}
+
+/**
+ * What a failed billing call means for the worker: worth retrying (billing unreachable or
+ * failing), already done differently (the request id was settled or voided before: the first
+ * call stands), or refused for good.
+ */
+export function billingFailureKind(error: unknown): 'transient' | 'conflict' | 'refused' {
+  if (!(error instanceof TRPCClientError)) return 'transient';
+  const data = error.data as { code?: string; httpStatus?: number } | undefined;
+  if (!data) return 'transient';
+  if (data.code === 'CONFLICT') return 'conflict';
+  if ((data.httpStatus ?? 500) >= 500 || data.code === 'TOO_MANY_REQUESTS') return 'transient';
+  return 'refused';
+}
