@@ -78,3 +78,22 @@ export function redisKeys(prefix: string) {
     rateLimit: `${prefix}:ratelimit:`,
   };
 }
+
+/**
+ * Layout of one Redis stream entry: a single field, `e`, holding the JSON of a StreamEvent.
+ * Writer: `XADD key * ...encodeStreamEvent(event)`; reader: `decodeStreamEvent(fields)`.
+ */
+export const STREAM_EVENT_FIELD = 'e';
+
+export function encodeStreamEvent(event: StreamEvent): [string, string] {
+  return [STREAM_EVENT_FIELD, JSON.stringify(event)];
+}
+
+/** Parses an entry's flat field list (`[name, value, ...]`); throws on anything malformed. */
+export function decodeStreamEvent(fields: readonly string[]): StreamEvent {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === STREAM_EVENT_FIELD)
+      return streamEventSchema.parse(JSON.parse(fields[i + 1]!));
+  }
+  throw new Error(`stream entry has no "${STREAM_EVENT_FIELD}" field`);
+}

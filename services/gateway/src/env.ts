@@ -1,4 +1,4 @@
-import { DEFAULT_PG, DEFAULT_REDIS, envField, loadEnv as parseEnv } from '@creditgate/runtime';
+import { DEFAULT_PG, DEFAULT_REDIS, envField, loadEnv as parseEnv } from '@creditgate/runtime/env';
 import { z } from 'zod';
 
 const csv = z

@@ -83,20 +83,28 @@ export function toAppError(error: unknown): AppError {
   }
 
   if (error instanceof TRPCClientError) {
-    // A call to billing. A 4xx is billing's verdict on our input and is passed on; anything else
-    // (refused connection, 5xx, timeout) means billing cannot answer right now.
-    const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus;
-    const code = status === undefined ? undefined : CLIENT_STATUS_CODE[status];
-    if (code) return new AppError(code, error.message, { cause: error });
+    // A call to billing. A 4xx is billing's verdict on the request and is passed on; anything
+    // else (refused connection, 5xx, timeout, a service token billing does not accept) means
+    // billing cannot answer for us right now.
+    const data = error.data as { httpStatus?: number; appCode?: ErrorCode } | undefined;
+    const status = data?.httpStatus;
+    if (status !== undefined && status >= 400 && status < 500 && status !== 401) {
+      const code = data?.appCode ?? CLIENT_STATUS_CODE[status] ?? 'invalid_request_error';
+      return new AppError(code, error.message, { cause: error });
+    }
     return new AppError('service_unavailable', 'billing is unavailable, try again shortly', {
       cause: error,
     });
   }
 
   if (isRedisUnavailable(error)) {
-    return new AppError('service_unavailable', 'the request queue is unavailable, try again shortly', {
-      cause: error,
-    });
+    return new AppError(
+      'service_unavailable',
+      'the request queue is unavailable, try again shortly',
+      {
+        cause: error,
+      },
+    );
   }
 
   // Fastify's own errors (body parsing, limits) carry a 4xx status and a message safe to show.
@@ -112,6 +120,16 @@ export function toAppError(error: unknown): AppError {
   }
 
   return new AppError('internal_error', 'internal error', { cause: error });
+}
+
+/**
+ * True when the failure is ours or a dependency's (logged at error with its cause); false for
+ * the caller's mistakes and for what the model's server did (upstream errors and timeouts).
+ */
+export function isServerFailure(error: AppError): boolean {
+  return (
+    error.status >= 500 && error.code !== 'upstream_error' && error.code !== 'upstream_timeout'
+  );
 }
 
 export function openAiEnvelope(error: AppError): OpenAiErrorEnvelope {
@@ -138,15 +156,4 @@ export function trpcErrorShape(
     message: appError.message,
     data: { code, httpStatus: appError.status, appCode: appError.code, ...(path ? { path } : {}) },
   };
-}
-
-/** Throwable from anywhere: tRPC keeps AppError as the cause, and the formatter maps it. */
-export function toTRPCError(error: unknown): TRPCError {
-  const appError = toAppError(error);
-  return new TRPCError({ code: TRPC_CODE[appError.code], message: appError.message, cause: appError });
-}
-
-/** Caller-caused outcomes log at info; our own failures at error. */
-export function isExpected(error: AppError): boolean {
-  return error.status < 500;
 }

@@ -1,0 +1,60 @@
+import { AppError } from '@creditgate/contracts';
+import type { PrismaClient } from '../db.js';
+import { hashApiKey } from './api-keys.js';
+
+export interface Caller {
+  userId: string;
+  keyId: string;
+}
+
+/** Extracts the key from `Authorization: Bearer <key>`; undefined when absent or malformed. */
+export function bearerToken(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value ? /^Bearer\s+(\S{1,512})\s*$/i.exec(value) : null;
+  return match?.[1];
+}
+
+/** How often `lastUsedAt` is written per key; it is informational, not worth a write per call. */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+/**
+ * Resolves a bearer key to its user with one indexed lookup on the key hash. There is
+ * deliberately no in-process cache: a key revoked from the CLI or another gateway replica must
+ * be refused on the very next request, and the lookup is a single unique-index probe.
+ */
+export class Authenticator {
+  private readonly lastUsedWrites = new Map<string, number>();
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async authenticate(token: string | undefined): Promise<Caller> {
+    if (!token) {
+      throw new AppError('invalid_api_key', 'missing API key: send "Authorization: Bearer <key>"');
+    }
+
+    const row = await this.prisma.apiKey.findUnique({
+      where: { hash: hashApiKey(token) },
+      select: { id: true, userId: true, revokedAt: true },
+    });
+    if (!row || row.revokedAt) throw new AppError('invalid_api_key', 'invalid API key');
+
+    this.touch(row.id);
+    return { userId: row.userId, keyId: row.id };
+  }
+
+  /** Records use of a key at most once a minute, off the request path. */
+  private touch(keyId: string): void {
+    const now = this.now();
+    const last = this.lastUsedWrites.get(keyId) ?? 0;
+    if (now - last < LAST_USED_WRITE_INTERVAL_MS) return;
+
+    this.lastUsedWrites.set(keyId, now);
+    if (this.lastUsedWrites.size > 10_000) this.lastUsedWrites.clear();
+    this.prisma.apiKey
+      .update({ where: { id: keyId }, data: { lastUsedAt: new Date(now) } })
+      .catch(() => this.lastUsedWrites.delete(keyId));
+  }
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { createApiKey } from '../../auth/api-keys.js';
+import { createUser } from '../../auth/users.js';
+import { traced } from '../../billing/client.js';
+import {
+  grantCapability,
+  grantCapabilityInput,
+  mint,
+  mintInput,
+  revokeCapability,
+  revokeCapabilityInput,
+  send,
+  sendInput,
+} from '../../billing/ledger.js';
+import { capabilityListOutput, capabilityStateOutput } from '../../billing/outputs.js';
+import { adminProcedure, router } from '../init.js';
+
+const userId = z.object({ userId: z.string().min(1).max(64) });
+
+/** Billing checks the acting admin's capabilities again on every ledger call. */
+const actor = (ctx: { caller: { userId: string }; requestId: string }) => ({
+  userId: ctx.caller.userId,
+  requestId: ctx.requestId,
+});
+
+/** Operator actions for users holding the `admin` capability; everyone else gets 403. */
+export const adminRouter = router({
+  createUser: adminProcedure
+    .input(z.object({ name: z.string().trim().min(1).max(100) }))
+    .mutation(({ ctx, input }) => createUser(ctx.deps.prisma, input.name)),
+
+  createKey: adminProcedure
+    .input(userId.extend({ name: z.string().trim().min(1).max(100).optional() }))
+    .mutation(({ ctx, input }) => createApiKey(ctx.deps.prisma, input.userId, input.name ?? null)),
+
+  mint: adminProcedure
+    .input(mintInput)
+    .mutation(({ ctx, input }) => mint(ctx.deps, input, actor(ctx))),
+
+  send: adminProcedure
+    .input(sendInput)
+    .mutation(({ ctx, input }) => send(ctx.deps, input, actor(ctx))),
+
+  balance: adminProcedure
+    .input(userId)
+    .query(({ ctx, input }) => ctx.deps.billing.balance.query(input, traced(ctx.requestId))),
+
+  grantCapability: adminProcedure
+    .input(grantCapabilityInput)
+    .output(capabilityStateOutput)
+    .mutation(({ ctx, input }) => grantCapability(ctx.deps, input, actor(ctx))),
+
+  revokeCapability: adminProcedure
+    .input(revokeCapabilityInput)
+    .output(capabilityStateOutput)
+    .mutation(({ ctx, input }) => revokeCapability(ctx.deps, input, actor(ctx))),
+
+  capabilities: adminProcedure
+    .input(userId)
+    .output(capabilityListOutput)
+    .query(({ ctx, input }) =>
+      ctx.deps.billing.capabilities.list.query(input, traced(ctx.requestId)),
+    ),
+});

@@ -1,0 +1,128 @@
+import OpenAI from 'openai';
+import { TRPCClientError } from '@trpc/client';
+import type { AppRouter } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTrpcClient, envelope, startStack, type Stack } from './support/stack.js';
+
+let stack: Stack;
+let user: { userId: string; apiKey: string };
+
+beforeAll(async () => {
+  stack = await startStack();
+  user = await stack.createUser('auth user');
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+async function expectInvalidKey(apiKey: string) {
+  const error = await stack
+    .openai(apiKey)
+    .chat.completions.create(chat)
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+  const apiError = error as InstanceType<typeof OpenAI.AuthenticationError>;
+  expect(apiError.status).toBe(401);
+  expect(apiError.code).toBe('invalid_api_key');
+  expect(apiError.type).toBe('authentication_error');
+}
+
+describe('API key authentication', () => {
+  it('refuses a request without a key with 401 invalid_api_key in the OpenAI envelope', async () => {
+    const response = await fetch(`${stack.gateway.url}/v1/models`);
+    expect(response.status).toBe(401);
+    const body = await envelope(response);
+    expect(body.error.code).toBe('invalid_api_key');
+    expect(body.error.type).toBe('authentication_error');
+    expect(body.error.message).toMatch(/missing API key/);
+  });
+
+  it('refuses a wrong key', async () => {
+    await expectInvalidKey('cg_this-key-does-not-exist-anywhere-at-all');
+  });
+
+  it('accepts a valid key on /v1 and /trpc', async () => {
+    const models = await stack.openai(user.apiKey).models.list();
+    expect(models.data.map((m) => m.id)).toContain('gpt-4o-mini');
+    const list = await stack.trpc(user.apiKey).models.list.query();
+    expect(list.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a revoked key on the very next request', async () => {
+    const trpc = stack.trpc(user.apiKey);
+    const created = await trpc.keys.create.mutate({ name: 'short-lived' });
+    expect(created.apiKey).toMatch(/^cg_/);
+    await stack.openai(created.apiKey).models.list();
+
+    await trpc.keys.revoke.mutate({ id: created.id });
+    await expectInvalidKey(created.apiKey);
+    const error = await stack
+      .trpc(created.apiKey)
+      .models.list.query()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<AppRouter>).data).toMatchObject({
+      httpStatus: 401,
+      appCode: 'invalid_api_key',
+    });
+  });
+
+  it('lists keys by prefix only and never returns a key or hash', async () => {
+    const keys = await stack.trpc(user.apiKey).keys.list.query();
+    expect(keys.length).toBeGreaterThan(0);
+    const text = JSON.stringify(keys);
+    expect(text).not.toContain(user.apiKey);
+    for (const key of keys) {
+      expect(key.prefix.length).toBeLessThanOrEqual(10);
+      expect(Object.keys(key)).not.toContain('hash');
+    }
+  });
+
+  it("cannot revoke another user's key (answered like an unknown id)", async () => {
+    const other = await stack.createUser('other');
+    const [otherKey] = await stack.trpc(other.apiKey).keys.list.query();
+    const error = await stack
+      .trpc(user.apiKey)
+      .keys.revoke.mutate({ id: otherKey!.id })
+      .catch((e: unknown) => e);
+    expect((error as TRPCClientError<AppRouter>).data).toMatchObject({ httpStatus: 404 });
+    await stack.openai(other.apiKey).models.list();
+  });
+
+  it('requires a key on tRPC procedures', async () => {
+    const error = await createTrpcClient(stack.gateway.url, undefined)
+      .credits.balance.query()
+      .catch((e: unknown) => e);
+    expect((error as TRPCClientError<AppRouter>).data).toMatchObject({
+      httpStatus: 401,
+      code: 'UNAUTHORIZED',
+      appCode: 'invalid_api_key',
+    });
+  });
+
+  it('refuses admin procedures to users without the admin capability', async () => {
+    const error = await stack
+      .trpc(user.apiKey)
+      .admin.mint.mutate({ userId: user.userId, amount: '5' })
+      .catch((e: unknown) => e);
+    expect((error as TRPCClientError<AppRouter>).data).toMatchObject({
+      httpStatus: 403,
+      appCode: 'forbidden',
+    });
+  });
+
+  it('carries an x-request-id on every response, echoing a valid incoming one', async () => {
+    const own = await fetch(`${stack.gateway.url}/v1/models`, {
+      headers: { 'x-request-id': 'trace-abc.123' },
+    });
+    expect(own.headers.get('x-request-id')).toBe('trace-abc.123');
+
+    const invalid = await fetch(`${stack.gateway.url}/healthz`, {
+      headers: { 'x-request-id': 'has spaces in it' },
+    });
+    expect(invalid.headers.get('x-request-id')).toMatch(/^req_[0-9a-z]{20}$/);
+  });
+});

@@ -1,0 +1,224 @@
+import { INFERENCE_QUEUE, redisKeys } from '@creditgate/contracts';
+import { Queue, QueueEvents } from 'bullmq';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, startStack, type Stack } from './support/stack.js';
+
+/**
+ * The request path up to the queue, with no worker running: what is refused, what is enqueued,
+ * and what the enqueued job holds. A short stream timeout ends requests nobody answers.
+ */
+let stack: Stack;
+let queue: Queue;
+let queueEvents: QueueEvents;
+
+beforeAll(async () => {
+  stack = await startStack({ STREAM_TIMEOUT_MS: '300', CUSTOM_ENDPOINT_ALLOW: '127.0.0.1' });
+  queue = new Queue(INFERENCE_QUEUE, {
+    connection: stack.redis,
+    prefix: redisKeys(stack.prefix).bullPrefix,
+  });
+  queueEvents = new QueueEvents(INFERENCE_QUEUE, {
+    connection: { url: stack.env.REDIS_URL },
+    prefix: redisKeys(stack.prefix).bullPrefix,
+  });
+  await queueEvents.waitUntilReady();
+});
+
+afterAll(async () => {
+  await queueEvents?.close();
+  await queue?.close();
+  await stack?.close();
+});
+
+async function jobCount() {
+  const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+function post(apiKey: string, body: unknown) {
+  return fetch(`${stack.gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+const hello = [{ role: 'user' as const, content: 'Say hello' }];
+
+/** Resolves when the job of `requestId` reaches the queue. */
+function waitingJob(requestId: string) {
+  return new Promise<void>((resolve) => {
+    const onWaiting = ({ jobId }: { jobId: string }) => {
+      if (jobId !== requestId) return;
+      queueEvents.off('waiting', onWaiting);
+      resolve();
+    };
+    queueEvents.on('waiting', onWaiting);
+  });
+}
+
+describe('POST /v1/chat/completions before the queue', () => {
+  it('answers 404 model_not_found for an unknown model', async () => {
+    const user = await stack.createUser();
+    const error = await stack
+      .openai(user.apiKey)
+      .chat.completions.create({ model: 'no-such-model', messages: hello })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('model_not_found');
+  });
+
+  it('answers 400 invalid_request_error with the zod issues summarised', async () => {
+    const user = await stack.createUser();
+    const response = await post(user.apiKey, {
+      model: 'gpt-4o-mini',
+      messages: [],
+      temperature: 7,
+    });
+    expect(response.status).toBe(400);
+    const body = await envelope(response);
+    expect(body.error.code).toBe('invalid_request_error');
+    expect(body.error.message).toMatch(/messages: .*at least one message/);
+    expect(body.error.message).toMatch(/temperature/);
+  });
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const user = await stack.createUser();
+    const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.apiKey}`, 'content-type': 'application/json' },
+      body: '{"model": "gpt-4o-mini", "messages": [',
+    });
+    expect(response.status).toBe(400);
+    expect((await envelope(response)).error.code).toBe('invalid_request_error');
+  });
+
+  it("answers 400 when max_tokens is above the model's output limit", async () => {
+    const user = await stack.createUser();
+    const response = await post(user.apiKey, {
+      model: 'gpt-4o-mini',
+      messages: hello,
+      max_tokens: 1_000_000,
+    });
+    expect(response.status).toBe(400);
+    expect((await envelope(response)).error.message).toMatch(/output limit of 16384/);
+  });
+
+  it('refuses a platform model with 402 insufficient_credits at zero balance and enqueues nothing', async () => {
+    const user = await stack.createUser();
+    const before = await jobCount();
+    const error = await stack
+      .openai(user.apiKey)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: hello })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_credits');
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('says how many output tokens the balance affords when max_tokens is too much for it', async () => {
+    const user = await stack.createUser();
+    await stack.mint(user.userId, '0.0001');
+    const response = await post(user.apiKey, {
+      model: 'gpt-4o-mini',
+      messages: hello,
+      max_tokens: 16_000,
+    });
+    expect(response.status).toBe(402);
+    expect((await envelope(response)).error.message).toMatch(/affords at most \d+ output tokens/);
+  });
+
+  it('enqueues an approved request under its request id, with no plaintext secret in Redis', async () => {
+    const user = await stack.createUser();
+    const secret = 'sk-distinctive-custom-secret-123456';
+    const model = await stack.trpc(user.apiKey).models.createCustom.mutate({
+      name: 'my llama',
+      providerModelId: 'llama3',
+      baseUrl: 'http://127.0.0.1:9/v1',
+      apiKey: secret,
+    });
+
+    const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${user.apiKey}`,
+        'content-type': 'application/json',
+        'x-request-id': 'req_enqueue_check_1',
+      },
+      body: JSON.stringify({ model: model.id, messages: hello, max_tokens: 50 }),
+    });
+    // Nobody works the queue here: the request times out after being enqueued.
+    expect(response.status).toBe(504);
+    expect(response.headers.get('x-request-id')).toBe('req_enqueue_check_1');
+
+    const job = await queue.getJob('req_enqueue_check_1');
+    // A job nobody took is withdrawn when its request gives up.
+    expect(job).toBeUndefined();
+    const dump = await stack.dumpRedis();
+    expect(dump).not.toContain(secret);
+  });
+
+  it("routes a platform model through the user's own provider key, sealed, without credits", async () => {
+    const user = await stack.createUser();
+    const byo = 'sk-proj-byo-distinctive-key-31415926';
+    await stack.trpc(user.apiKey).providerKeys.set.mutate({ provider: 'openai', key: byo });
+
+    const requestId = 'req_byo_job_check';
+    const waiting = waitingJob(requestId);
+    const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${user.apiKey}`,
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+      },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
+    });
+    await waiting;
+    const data = (await queue.getJob(requestId))!.data as Record<string, unknown>;
+    expect(data).toMatchObject({
+      route: { kind: 'platform', provider: 'openai', sealedByoKey: expect.stringMatching(/^v1\./) },
+      decision: { decision: 'approved', reason: 'byo_key' },
+    });
+    expect(await stack.dumpRedis()).not.toContain(byo);
+    await (await pending).text();
+  });
+
+  it('puts the job on the queue with the route billing approved and a sealed key only', async () => {
+    const user = await stack.createUser();
+    const secret = 'sk-another-distinctive-secret-987654';
+    const model = await stack.trpc(user.apiKey).models.createCustom.mutate({
+      name: 'queued',
+      providerModelId: 'llama3',
+      baseUrl: 'http://127.0.0.1:9/v1',
+      apiKey: secret,
+    });
+
+    const requestId = 'req_queued_job_check';
+    const waiting = waitingJob(requestId);
+    const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${user.apiKey}`,
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+      },
+      body: JSON.stringify({ model: model.id, messages: hello, stream: true }),
+    });
+    await waiting;
+    const data = (await queue.getJob(requestId))!.data as Record<string, unknown>;
+    expect(data).toMatchObject({
+      userId: user.userId,
+      modelId: model.id,
+      stream: true,
+      route: { kind: 'custom_endpoint', providerModelId: 'llama3' },
+      decision: { decision: 'approved', reason: 'custom_endpoint' },
+    });
+    expect(JSON.stringify(data)).not.toContain(secret);
+    expect((data.route as { sealedApiKey: string }).sealedApiKey).toMatch(/^v1\./);
+    expect((await stack.dumpRedis()).includes(secret)).toBe(false);
+    await (await pending).text();
+  });
+});

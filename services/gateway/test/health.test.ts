@@ -1,0 +1,54 @@
+import { redisKeys } from '@creditgate/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './support/stack.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('health, readiness and metrics', () => {
+  it('answers /healthz while the process is up', async () => {
+    const response = await fetch(`${stack.gateway.url}/healthz`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('is not ready without a worker heartbeat, and says so', async () => {
+    const response = await fetch(`${stack.gateway.url}/readyz`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      status: 'unavailable',
+      checks: { postgres: 'ok', redis: 'ok', billing: 'ok', worker: 'unavailable' },
+    });
+  });
+
+  it('is ready once a worker heartbeat exists', async () => {
+    const key = redisKeys(stack.prefix).workerHeartbeat('health-test');
+    await stack.redis.set(key, '1', 'PX', 10_000);
+    const response = await fetch(`${stack.gateway.url}/readyz`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { status: string }).status).toBe('ready');
+    await stack.redis.del(key);
+  });
+
+  it('exposes HTTP, authorization and queue metrics', async () => {
+    const user = await stack.createUser();
+    await stack
+      .openai(user.apiKey)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .catch(() => undefined);
+
+    const text = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    expect(text).toMatch(/http_request_duration_seconds_count\{.*route="\/v1\/chat\/completions"/);
+    expect(text).toMatch(
+      /gateway_authorizations_total\{decision="denied",reason="insufficient_credits"/,
+    );
+    expect(text).toMatch(/gateway_queue_jobs\{state="waiting"/);
+  });
+});
