@@ -8,14 +8,33 @@ export function loadEnv<T extends z.ZodType>(
   schema: T,
   source: Record<string, string | undefined> = process.env,
 ): z.infer<T> {
+  const problems = developmentSecretsInProduction(schema, source);
   const result = schema.safeParse(source);
-  if (result.success) return result.data;
+  if (result.success && problems.length === 0) return result.data;
 
-  for (const issue of result.error.issues) {
-    const name = issue.path.join('.') || '(environment)';
-    process.stderr.write(`config error: ${name}: ${issue.message}\n`);
+  for (const issue of result.error?.issues ?? []) {
+    problems.push(`${issue.path.join('.') || '(environment)'}: ${issue.message}`);
   }
+  for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
   process.exit(1);
+}
+
+/** Secrets whose development defaults must never reach production. */
+const SECRETS_WITH_DEV_DEFAULTS = ['SERVICE_TOKEN', 'ENCRYPTION_KEY'];
+
+/**
+ * The development defaults of the shared secrets let a fresh clone start with no set-up; in
+ * production they would make every deployment share one known token and key, so there each
+ * must be set explicitly.
+ */
+function developmentSecretsInProduction(
+  schema: z.ZodType,
+  source: Record<string, string | undefined>,
+): string[] {
+  if (source.NODE_ENV !== 'production' || !(schema instanceof z.ZodObject)) return [];
+  return SECRETS_WITH_DEV_DEFAULTS.filter(
+    (name) => name in schema.shape && !source[name]?.trim(),
+  ).map((name) => `${name}: must be set when NODE_ENV=production`);
 }
 
 /** Reusable pieces of the environment schemas. */
