@@ -1,5 +1,9 @@
 // Runs billing, inference and gateway in the foreground with one shared environment.
 // Ctrl-C or SIGTERM stops all three cleanly; if one exits, the others are stopped too.
+//
+// This is the local launcher. Unless told otherwise it lets custom endpoints point at
+// 127.0.0.1, so a model server on the same machine (Ollama, llama.cpp, the echo server in
+// scripts/) can be registered; deployments set CUSTOM_ENDPOINT_ALLOW themselves.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +22,7 @@ function stopAll(signal) {
 for (const name of services) {
   const child = spawn(process.execPath, [path.join(root, 'services', name, 'dist', 'main.js')], {
     cwd: root,
-    env: process.env,
+    env: { CUSTOM_ENDPOINT_ALLOW: '127.0.0.1', ...process.env },
     stdio: 'inherit',
   });
   children.set(name, child);
