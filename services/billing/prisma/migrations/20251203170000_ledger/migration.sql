@@ -104,9 +104,6 @@ CREATE TABLE "capability_events" (
 CREATE INDEX "entries_user_id_seq_idx" ON "entries"("user_id", "seq");
 
 -- CreateIndex
-CREATE INDEX "entries_cause_id_idx" ON "entries"("cause_id");
-
--- CreateIndex
 CREATE INDEX "requests_user_id_created_at_idx" ON "requests"("user_id", "created_at");
 
 -- CreateIndex
@@ -114,10 +111,10 @@ CREATE INDEX "capability_events_user_id_capability_seq_idx" ON "capability_event
 
 
 -- Written by hand (Prisma cannot express these).
--- The sweeper looks only at open holds; a partial index keeps that scan small however long the
+-- The sweeper looks only at open holds: a partial index keeps that scan small however long the
 -- request history grows.
 CREATE INDEX "requests_open_holds_idx" ON "requests"("created_at") WHERE "status" = 'held';
 
--- Holds are released at most once, so the held amount can never go negative; if it ever would,
+-- Holds are released at most once, so the held amount can never go negative. If it ever would,
 -- the statement fails instead of the ledger drifting.
 ALTER TABLE "accounts" ADD CONSTRAINT "accounts_held_nonnegative" CHECK ("held" >= 0);

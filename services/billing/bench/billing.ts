@@ -1,0 +1,353 @@
+/**
+ * authorize + settle throughput of the billing service, through the real tRPC client over HTTP,
+ * against local Postgres: one hot user and 10,000 spread users, 8 and 32 concurrent callers,
+ * with the client the gateway and the worker use (httpLink over createServiceFetch) and with a
+ * batching client (httpBatchLink, same fetch). Billing runs as its own process (`dist/main.js`)
+ * on a fresh database. The same callers also drive a no-op tRPC server (noop-server.ts), the
+ * floor set by HTTP and tRPC alone. Prints a table and writes bench/results/billing.json at the
+ * repo root.
+ *
+ * Environment: BENCH_PG_URL (admin URL, default local postgres), BENCH_SECONDS (per scenario,
+ * default 8), BENCH_PROFILE=1 (write a CPU profile of the billing process next to the results),
+ * BENCH_ONLY (comma-separated `server:link:users:callers` to run a subset, e.g.
+ * `billing:httpLink:hot:32`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { BillingRouter } from '@creditgate/billing';
+import { createServiceFetch } from '@creditgate/runtime';
+import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import pg from 'pg';
+
+const serviceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const resultsDir = path.resolve(serviceDir, '../../bench/results');
+const adminUrl =
+  process.env.BENCH_PG_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const DATABASE = 'creditgate_bench_billing';
+const SERVICE_TOKEN = 'bench-service-token-0123456789';
+const USERS = 10_000;
+const HOT_USER = 'usr_bench_hot';
+const MODEL = 'gpt-4o-mini';
+const PROMPT_TOKENS = 500;
+const MAX_OUTPUT_TOKENS = 500;
+/** Linux reports process CPU time in clock ticks of 1/100 s. */
+const TICKS_PER_SECOND = 100;
+
+type Client = TRPCClient<BillingRouter>;
+
+function databaseUrl(name: string) {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function recreateDatabase() {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE "${DATABASE}"`);
+  await admin.end();
+}
+
+/** Starts a server script and waits for the JSON line announcing its URL. */
+async function startProcess(
+  script: string,
+  env: Record<string, string>,
+  readyMessage: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [];
+  const child = spawn(process.execPath, [...execArgv, script], {
+    cwd: serviceDir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const entry = JSON.parse(line) as { msg?: string; url?: string; level?: number };
+      if (entry.msg === readyMessage && entry.url) resolve(entry.url);
+      // Errors and warnings of the server belong in the benchmark's output.
+      if ((entry.level ?? 0) >= 40) process.stderr.write(`${line}\n`);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with code ${String(code)}`)));
+  });
+  return { child, url };
+}
+
+async function stopProcess(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+/** `node dist/main.js`, which migrates the fresh database before it listens. */
+function startBillingProcess() {
+  return startProcess(
+    path.join(serviceDir, 'dist/main.js'),
+    {
+      BILLING_PORT: '0',
+      BILLING_HOST: '127.0.0.1',
+      BILLING_DATABASE_URL: databaseUrl(DATABASE),
+      SERVICE_TOKEN,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+    },
+    'billing listening',
+  );
+}
+
+function processCpuSeconds(pid: number): number {
+  // Fields after the command name: utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds of every Postgres backend serving the bench database (they outlive scenarios). */
+async function postgresCpuSeconds(admin: pg.Client): Promise<number> {
+  const { rows } = await admin.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+    [DATABASE],
+  );
+  let total = 0;
+  for (const { pid } of rows) {
+    try {
+      total += processCpuSeconds(pid);
+    } catch {
+      // The backend exited between the query and the read.
+    }
+  }
+  return total;
+}
+
+/** Busy and total CPU time of the whole machine, to show what else was running. */
+function hostCpu() {
+  const cpus = os.cpus();
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cpus) {
+    busy += times.user + times.nice + times.sys + times.irq;
+    total += times.user + times.nice + times.sys + times.irq + times.idle;
+  }
+  return { busy, total };
+}
+
+function seededRandom(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+interface Scenario {
+  server: 'billing' | 'noop';
+  link: 'httpLink' | 'httpBatchLink';
+  users: 'hot' | 'spread';
+  concurrency: number;
+}
+
+/** The two procedures the benchmark calls, as both servers expose them. */
+type PairClient = Pick<Client, 'authorize' | 'settle'>;
+
+function clientsFor(url: string): Record<Scenario['link'], Client> {
+  const headers = { 'x-service-token': SERVICE_TOKEN };
+  const fetch = createServiceFetch({ timeoutMs: 30_000 });
+  return {
+    httpLink: createTRPCClient<BillingRouter>({
+      links: [httpLink({ url: `${url}/trpc`, headers, fetch })],
+    }),
+    httpBatchLink: createTRPCClient<BillingRouter>({
+      links: [httpBatchLink({ url: `${url}/trpc`, headers, fetch, maxItems: 64 })],
+    }),
+  };
+}
+
+let sequence = 0;
+
+/** Callers loop authorize -> settle until time is up; returns per-pair latencies in ms. */
+async function drive(client: PairClient, scenario: Scenario, seconds: number, seed: number) {
+  const random = seededRandom(seed);
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+
+  await Promise.all(
+    Array.from({ length: scenario.concurrency }, async () => {
+      while (performance.now() < deadline) {
+        sequence += 1;
+        const requestId = `req_bench_${process.pid}_${sequence}`;
+        const userId =
+          scenario.users === 'hot' ? HOT_USER : `usr_bench_${Math.floor(random() * USERS)}`;
+        const started = performance.now();
+        const decision = await client.authorize.mutate({
+          requestId,
+          userId,
+          modelId: MODEL,
+          routeClass: 'platform',
+          promptTokens: PROMPT_TOKENS,
+          maxOutputTokens: MAX_OUTPUT_TOKENS,
+        });
+        if (decision.decision !== 'approved') throw new Error(`${userId} was denied`);
+        await client.settle.mutate({
+          requestId,
+          usage: { input: PROMPT_TOKENS, output: Math.floor(random() * MAX_OUTPUT_TOKENS) },
+          status: 'complete',
+        });
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}
+
+async function main() {
+  const loadAverageBefore = os.loadavg().map((load) => Number(load.toFixed(2)));
+  mkdirSync(resultsDir, { recursive: true });
+  await recreateDatabase();
+
+  const scenarios: Scenario[] = [];
+  for (const server of ['billing', 'noop'] as const) {
+    for (const link of ['httpLink', 'httpBatchLink'] as const) {
+      for (const users of server === 'noop'
+        ? (['spread'] as const)
+        : (['spread', 'hot'] as const)) {
+        for (const concurrency of [8, 32]) scenarios.push({ server, link, users, concurrency });
+      }
+    }
+  }
+  const only = process.env.BENCH_ONLY?.split(',');
+  const selected = scenarios.filter(
+    (s) => !only || only.includes(`${s.server}:${s.link}:${s.users}:${s.concurrency}`),
+  );
+
+  const results: Awaited<ReturnType<typeof measure>>[] = [];
+  const billing = await startBillingProcess();
+  let verified = false;
+  try {
+    const clients = clientsFor(billing.url);
+    await mintUsers(clients.httpBatchLink);
+    for (const scenario of selected.filter((s) => s.server === 'billing')) {
+      results.push(await measure(billing.child, clients[scenario.link], scenario, results.length));
+    }
+    verified = (await clients.httpBatchLink.verify.query()).ok;
+  } finally {
+    await stopProcess(billing.child);
+  }
+
+  const noopScenarios = selected.filter((s) => s.server === 'noop');
+  if (noopScenarios.length > 0) {
+    const noop = await startProcess(
+      path.join(serviceDir, 'bench/dist/noop-server.js'),
+      {},
+      'noop listening',
+    );
+    try {
+      const clients = clientsFor(noop.url);
+      for (const scenario of noopScenarios) {
+        results.push(await measure(noop.child, clients[scenario.link], scenario, results.length));
+      }
+    } finally {
+      await stopProcess(noop.child);
+    }
+  }
+
+  const report = {
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+    loadAverageBefore,
+    loadAverageAfter: os.loadavg().map((load) => Number(load.toFixed(2))),
+    secondsPerScenario: SECONDS,
+    model: MODEL,
+    users: USERS,
+    ledgerVerified: verified,
+    results,
+  };
+  writeFileSync(path.join(resultsDir, 'billing.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+  console.table(
+    results.map((row) => ({
+      server: row.server,
+      link: row.link,
+      users: row.users,
+      callers: row.concurrency,
+      'pairs/s': row.pairsPerSecond,
+      'p50 ms': row.p50Ms,
+      'p99 ms': row.p99Ms,
+      'server µs/pair': row.serverCpuUsPerPair,
+      'client µs/pair': row.clientCpuUsPerPair,
+      'postgres µs/pair': row.postgresCpuUsPerPair,
+      'host busy': row.hostCpuBusy,
+    })),
+  );
+  console.log(`ledger verified: ${verified}; results in ${path.join(resultsDir, 'billing.json')}`);
+  if (!verified) process.exitCode = 1;
+}
+
+async function mintUsers(client: Client) {
+  await client.mint.mutate({ userId: HOT_USER, amount: '1000000' });
+  for (let first = 0; first < USERS; first += 500) {
+    await Promise.all(
+      Array.from({ length: 500 }, (_, offset) =>
+        client.mint.mutate({ userId: `usr_bench_${first + offset}`, amount: '100' }),
+      ),
+    );
+  }
+}
+
+/** One scenario: a warm-up second, then SECONDS measured, with the CPU each party used. */
+async function measure(server: ChildProcess, client: PairClient, scenario: Scenario, seed: number) {
+  await drive(client, scenario, 1, seed);
+
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const serverBefore = processCpuSeconds(server.pid!);
+    const postgresBefore = await postgresCpuSeconds(admin);
+    const clientBefore = process.cpuUsage();
+    const hostBefore = hostCpu();
+    const latencies = await drive(client, scenario, SECONDS, 1000 + seed);
+    const serverCpu = processCpuSeconds(server.pid!) - serverBefore;
+    const postgresCpu = (await postgresCpuSeconds(admin)) - postgresBefore;
+    const clientUsage = process.cpuUsage(clientBefore);
+    const hostAfter = hostCpu();
+
+    const pairs = latencies.length;
+    const result = {
+      ...scenario,
+      pairs,
+      pairsPerSecond: Math.round(pairs / SECONDS),
+      p50Ms: Number(percentile(latencies, 0.5).toFixed(2)),
+      p99Ms: Number(percentile(latencies, 0.99).toFixed(2)),
+      serverCpuUsPerPair: Math.round((serverCpu * 1e6) / pairs),
+      clientCpuUsPerPair: Math.round((clientUsage.user + clientUsage.system) / pairs),
+      postgresCpuUsPerPair: Math.round((postgresCpu * 1e6) / pairs),
+      hostCpuBusy: Number(
+        ((hostAfter.busy - hostBefore.busy) / (hostAfter.total - hostBefore.total)).toFixed(2),
+      ),
+    };
+    process.stdout.write(
+      `${scenario.server.padEnd(8)} ${scenario.link.padEnd(13)} ${scenario.users.padEnd(6)} ` +
+        `x${String(scenario.concurrency).padEnd(3)} ${String(result.pairsPerSecond).padStart(6)} pairs/s` +
+        `  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms\n`,
+    );
+    return result;
+  } finally {
+    await admin.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  const data = (error as { data?: unknown }).data;
+  console.error(`bench failed: ${(error as Error).message}`, data ?? '');
+  process.exitCode = 1;
+});

@@ -1,0 +1,126 @@
+import type pg from 'pg';
+import { FUNCTION_NAMES } from './functions.js';
+
+/*
+ * Typed calls of the batch functions in functions.ts. Item fields are snake_case because they
+ * are the functions' record definitions; amounts travel as decimal strings of minor units (JSON
+ * has no 64-bit integers). Every item carries `ord`, its position in the batch, and rows are
+ * matched back by it, since the functions return them in an order of their own. These calls go
+ * to the pg pool directly (see db.ts); int8 columns arrive as strings and are converted here.
+ */
+
+export interface AuthorizeRecord {
+  request_id: string;
+  user_id: string;
+  model_id: string;
+  route_class: string;
+  prompt_tokens: number;
+  requested_output_tokens: number | null;
+  mode: 'hold' | 'force' | 'record';
+  currencies: string[];
+  amount: string;
+  decision: 'approved' | 'denied';
+  reason: string;
+  status: 'held' | 'unmetered' | 'denied';
+  max_output_tokens: number | null;
+  output_clamped: boolean;
+  affordable_output_tokens: number | null;
+  pricing_version: string | null;
+  entry_id: string;
+}
+export interface AuthorizeRow {
+  outcome: 'held' | 'recorded' | 'short' | 'replay';
+  currency: string | null;
+}
+
+export interface SettleRecord {
+  request_id: string;
+  pricing_version: string | null;
+  cost: string;
+  settle_status: string;
+  usage_estimated: boolean;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens: number;
+  reasoning_tokens: number;
+  usage: Record<string, number>;
+  release_entry_id: string;
+  burn_entry_id: string;
+}
+export interface SettleRow {
+  outcome: 'settled' | 'missing' | 'replay' | 'stale';
+  overshoot: bigint;
+}
+
+export interface ReleaseRecord {
+  request_id: string;
+  target: 'voided' | 'expired';
+  reason: string;
+  entry_id: string;
+  /** Expiry only: the hold must have been created before this instant. */
+  cutoff: string | null;
+}
+export interface ReleaseRow {
+  outcome: 'released' | 'skipped' | 'missing';
+  released: bigint;
+}
+
+function withOrd<T>(items: T[]): string {
+  return JSON.stringify(items.map((item, ord) => ({ ...item, ord })));
+}
+
+function byOrd<R extends { ord: number }>(rows: R[], count: number): R[] {
+  const ordered = new Array<R>(count);
+  for (const row of rows) ordered[row.ord] = row;
+  return ordered;
+}
+
+export async function authorizeBatch(pool: pg.Pool, now: Date, items: AuthorizeRecord[]) {
+  const { rows } = await pool.query<{
+    ord: number;
+    outcome: AuthorizeRow['outcome'];
+    currency: string | null;
+  }>(
+    `SELECT out_ord AS ord, out_outcome AS outcome, out_currency AS currency
+     FROM ${FUNCTION_NAMES.authorize}($1::jsonb, $2::timestamptz)`,
+    [withOrd(items), now],
+  );
+  return byOrd(rows, items.length).map((row): AuthorizeRow => ({
+    outcome: row.outcome,
+    currency: row.currency,
+  }));
+}
+
+export async function settleBatch(pool: pg.Pool, now: Date, items: SettleRecord[]) {
+  const { rows } = await pool.query<{
+    ord: number;
+    outcome: SettleRow['outcome'];
+    overshoot: string;
+  }>(
+    `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
+     FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
+    [withOrd(items), now],
+  );
+  return byOrd(rows, items.length).map((row): SettleRow => ({
+    outcome: row.outcome,
+    overshoot: BigInt(row.overshoot),
+  }));
+}
+
+export async function releaseBatch(pool: pg.Pool, now: Date, items: ReleaseRecord[]) {
+  const { rows } = await pool.query<{
+    ord: number;
+    outcome: ReleaseRow['outcome'];
+    released: string;
+  }>(
+    `SELECT out_ord AS ord, out_outcome AS outcome, out_released AS released
+     FROM ${FUNCTION_NAMES.release}($1::jsonb, $2::timestamptz)`,
+    [withOrd(items), now],
+  );
+  return byOrd(rows, items.length).map((row): ReleaseRow => ({
+    outcome: row.outcome,
+    released: BigInt(row.released),
+  }));
+}

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../db.js';
+import { AUTHORIZE_BODY } from './sql/authorize.js';
+import { RELEASE_BODY } from './sql/release.js';
+import { SETTLE_BODY } from './sql/settle.js';
+
+/*
+ * The hot paths (authorize, settle, void and expiry) run as PL/pgSQL functions that process a
+ * whole batch of requests in one statement, hence one transaction and one WAL flush.
+ *
+ * Why: a hold and a settle both update the account row, and a row lock is held until the commit
+ * has been flushed to disk. One statement per request therefore serializes a busy account at
+ * one fsync per request (measured here: about 1,700 commits/s for a single row), whatever the
+ * pool size. Batching requests into one transaction is the only way past that limit, and a
+ * function keeps each batch to a single round trip while every hold still accounts for the
+ * holds placed before it in the same batch. The bodies live in ./sql.
+ *
+ * Every function first locks all account rows the batch touches in one canonical order
+ * (user, currency), so concurrent batches, in this process or another, queue instead of
+ * deadlocking; request rows are then locked in request id order. Should a deadlock happen all
+ * the same (a row created concurrently), Postgres aborts one batch and the batcher retries its
+ * items one by one.
+ *
+ * The functions are created at startup rather than in a migration because the migration runner
+ * splits scripts on semicolons, which PL/pgSQL bodies are full of. Each name carries a hash of
+ * its body: a process only ever calls the exact code it shipped with, so two versions running
+ * side by side during a deploy never replace each other's functions.
+ */
+
+interface FunctionSpec {
+  base: string;
+  returns: string;
+  body: string;
+}
+
+const SPECS = {
+  authorize: {
+    base: 'ledger_authorize',
+    returns: 'TABLE (out_ord int, out_outcome text, out_currency text)',
+    body: AUTHORIZE_BODY,
+  },
+  settle: {
+    base: 'ledger_settle',
+    returns: 'TABLE (out_ord int, out_outcome text, out_overshoot bigint)',
+    body: SETTLE_BODY,
+  },
+  release: {
+    base: 'ledger_release',
+    returns: 'TABLE (out_ord int, out_outcome text, out_released bigint)',
+    body: RELEASE_BODY,
+  },
+} satisfies Record<string, FunctionSpec>;
+
+export type LedgerFunction = keyof typeof SPECS;
+
+function versionedName(spec: FunctionSpec): string {
+  const hash = createHash('sha256').update(spec.returns).update(spec.body).digest('hex');
+  return `${spec.base}_${hash.slice(0, 10)}`;
+}
+
+/** The database name of each function for this build of the code. */
+export const FUNCTION_NAMES: Record<LedgerFunction, string> = {
+  authorize: versionedName(SPECS.authorize),
+  settle: versionedName(SPECS.settle),
+  release: versionedName(SPECS.release),
+};
+
+/**
+ * Creates this build's functions when missing. Runs under a transaction-scoped advisory lock so
+ * processes starting together do not race on the catalog.
+ */
+export async function installLedgerFunctions(db: Db): Promise<void> {
+  await db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('creditgate.billing.functions'))`;
+    for (const [key, spec] of Object.entries(SPECS)) {
+      const name = FUNCTION_NAMES[key as LedgerFunction];
+      const found = await tx.$queryRaw<{ n: bigint }[]>`
+        SELECT count(*) AS n FROM pg_proc WHERE proname = ${name}`;
+      if (found[0]!.n > 0n) continue;
+      await tx.$executeRawUnsafe(
+        `CREATE FUNCTION ${name}(p_items jsonb, p_now timestamptz) RETURNS ${spec.returns} ` +
+          `LANGUAGE plpgsql AS $fn$${spec.body}$fn$`,
+      );
+    }
+  });
+}

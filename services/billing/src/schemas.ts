@@ -1,0 +1,87 @@
+import {
+  DEFAULT_CURRENCY,
+  authorizeInput,
+  currencyCode,
+  decimalAmount,
+  parseAmount,
+  positiveAmount,
+  requestId,
+} from '@creditgate/contracts';
+import { z } from 'zod';
+
+/*
+ * Inputs of the billing procedures that have no shared contract. Amounts arrive as decimal
+ * credit strings and leave this file as minor units; dates arrive as ISO strings.
+ */
+
+const userId = authorizeInput.shape.userId;
+const currency = currencyCode.default(DEFAULT_CURRENCY);
+const reason = z.string().trim().min(1).max(200);
+const causeId = z.string().min(1).max(128);
+/** The user on whose behalf the gateway acts; omitted for operator actions (the admin CLI). */
+const actorUserId = userId.optional();
+
+const toMinor = (text: string) => parseAmount(text);
+const dateInput = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })])
+  .transform((text) => new Date(text));
+
+export const capabilityName = z.enum(['overspend', 'admin', 'mint', 'send']);
+
+export const userInput = z.object({ userId });
+
+export const mintInput = z.object({
+  userId,
+  amount: positiveAmount.transform(toMinor),
+  currency,
+  reason: reason.default('grant'),
+  causeId: causeId.optional(),
+  actorUserId,
+});
+
+export const sendInput = z.object({
+  fromUserId: userId,
+  toUserId: userId,
+  amount: positiveAmount.transform(toMinor),
+  currency,
+  reason: reason.default('transfer'),
+  causeId: causeId.optional(),
+  actorUserId,
+});
+
+export const tallyInput = z.object({
+  userId,
+  amount: decimalAmount.transform(toMinor).refine((amount) => amount !== 0n, 'must not be zero'),
+  currency,
+  reason,
+  causeId: causeId.optional(),
+  actorUserId,
+});
+
+export const historyInput = z.object({
+  userId,
+  currency: currencyCode.optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .regex(/^\d{1,19}$/, 'is not a cursor from a previous page')
+    .optional(),
+});
+
+export const usageInput = z.object({ userId, from: dateInput, to: dateInput });
+
+export const requestInput = z.object({ requestId, userId });
+
+export const grantInput = z.object({
+  userId,
+  capability: capabilityName,
+  expiresAt: z.iso
+    .datetime({ offset: true })
+    .transform((text) => new Date(text))
+    .optional(),
+  actorUserId,
+});
+
+export const revokeInput = z.object({ userId, capability: capabilityName, actorUserId });
+
+export const checkInput = z.object({ userId, capability: capabilityName });

@@ -1,0 +1,120 @@
+import { REQUEST_ID_RE, isAppError, type ErrorCode } from '@creditgate/contracts';
+import { tokensEqual, type Logger } from '@creditgate/runtime';
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
+import { ZodError } from 'zod';
+import type { Ledger } from './ledger/index.js';
+import type { BillingMetrics } from './metrics.js';
+
+/** What every procedure can reach: the ledger, metrics, and the caller's request id and logger. */
+export interface BillingContext {
+  ledger: Ledger;
+  metrics: BillingMetrics;
+  serviceToken: string;
+  presentedToken: string | undefined;
+  requestId: string | undefined;
+  log: Logger;
+}
+
+export interface ContextDeps {
+  ledger: Ledger;
+  metrics: BillingMetrics;
+  serviceToken: string;
+  logger: Logger;
+}
+
+export function contextFactory(deps: ContextDeps) {
+  return ({ req }: CreateFastifyContextOptions): BillingContext => {
+    const token = req.headers['x-service-token'];
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID_RE.test(header) ? header : undefined;
+    return {
+      ledger: deps.ledger,
+      metrics: deps.metrics,
+      serviceToken: deps.serviceToken,
+      presentedToken: typeof token === 'string' ? token : undefined,
+      requestId,
+      log: requestId ? deps.logger.child({ requestId }) : deps.logger,
+    };
+  };
+}
+
+/** The one place domain error codes become tRPC codes (and so HTTP statuses). */
+const TRPC_CODE = {
+  invalid_request_error: 'BAD_REQUEST',
+  invalid_api_key: 'UNAUTHORIZED',
+  insufficient_credits: 'PAYMENT_REQUIRED',
+  forbidden: 'FORBIDDEN',
+  model_not_found: 'NOT_FOUND',
+  not_found: 'NOT_FOUND',
+  idempotency_conflict: 'CONFLICT',
+  request_too_large: 'PAYLOAD_TOO_LARGE',
+  rate_limit_exceeded: 'TOO_MANY_REQUESTS',
+  internal_error: 'INTERNAL_SERVER_ERROR',
+  upstream_error: 'BAD_GATEWAY',
+  service_unavailable: 'SERVICE_UNAVAILABLE',
+  upstream_timeout: 'GATEWAY_TIMEOUT',
+} as const satisfies Record<ErrorCode, TRPCError['code']>;
+
+/** The stable code callers read from `error.data.appCode`. */
+function appCodeOf(error: TRPCError): ErrorCode | undefined {
+  if (isAppError(error.cause)) return error.cause.code;
+  switch (error.code) {
+    case 'BAD_REQUEST':
+      return 'invalid_request_error';
+    case 'UNAUTHORIZED':
+      return 'invalid_api_key';
+    case 'NOT_FOUND':
+      return 'not_found';
+    case 'INTERNAL_SERVER_ERROR':
+      return 'internal_error';
+    default:
+      return undefined;
+  }
+}
+
+/** "path: message; ..." for input validation failures, instead of tRPC's JSON dump. */
+function describeIssues(cause: unknown): string | undefined {
+  if (!(cause instanceof ZodError)) return undefined;
+  return cause.issues
+    .map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`)
+    .join('; ');
+}
+
+const t = initTRPC.context<BillingContext>().create({
+  errorFormatter({ shape, error }) {
+    // Stack traces never leave the service; callers get the stable code and safe details.
+    const { stack: _stack, ...data } = shape.data;
+    let message = shape.message;
+    if (error.code === 'INTERNAL_SERVER_ERROR') message = 'internal error';
+    else if (error.code === 'BAD_REQUEST') message = describeIssues(error.cause) ?? message;
+    return {
+      ...shape,
+      message,
+      data: {
+        ...data,
+        appCode: appCodeOf(error),
+        details: isAppError(error.cause) ? error.cause.details : undefined,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+
+const mapAppErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && isAppError(result.error.cause)) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
+  }
+  return result;
+});
+
+/** Every billing procedure: callable only with the service token, never with a user's key. */
+export const serviceProcedure = t.procedure.use(mapAppErrors).use(({ ctx, next }) => {
+  if (!tokensEqual(ctx.presentedToken, ctx.serviceToken)) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid x-service-token is required' });
+  }
+  return next();
+});
