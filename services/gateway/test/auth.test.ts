@@ -2,13 +2,13 @@ import OpenAI from 'openai';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTrpcClient, envelope, startStack, type Stack } from './support/stack.js';
+import { createTrpcClient, envelope, startStack, type Stack } from '../../../test/support/stack.js';
 
 let stack: Stack;
 let user: { userId: string; apiKey: string };
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ worker: false });
   user = await stack.createUser('auth user');
 });
 

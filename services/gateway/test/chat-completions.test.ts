@@ -1,23 +1,18 @@
 import { INFERENCE_QUEUE, redisKeys } from '@creditgate/contracts';
-import { Queue, QueueEvents } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envelope, startStack, type Stack } from './support/stack.js';
+import { envelope, startStack, type Stack } from '../../../test/support/stack.js';
 
 /**
  * The request path up to the queue, with no worker running: what is refused, what is enqueued,
  * and what the enqueued job holds. A short stream timeout ends requests nobody answers.
  */
 let stack: Stack;
-let queue: Queue;
 let queueEvents: QueueEvents;
 
 beforeAll(async () => {
-  stack = await startStack({ STREAM_TIMEOUT_MS: '300', CUSTOM_ENDPOINT_ALLOW: '127.0.0.1' });
-  queue = new Queue(INFERENCE_QUEUE, {
-    connection: stack.redis,
-    prefix: redisKeys(stack.prefix).bullPrefix,
-  });
+  stack = await startStack({ worker: false, env: { STREAM_TIMEOUT_MS: '300' } });
   queueEvents = new QueueEvents(INFERENCE_QUEUE, {
     connection: { url: stack.env.REDIS_URL },
     prefix: redisKeys(stack.prefix).bullPrefix,
@@ -27,12 +22,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await queueEvents?.close();
-  await queue?.close();
   await stack?.close();
 });
 
 async function jobCount() {
-  const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+  const counts = await stack.queue.getJobCounts(
+    'waiting',
+    'active',
+    'delayed',
+    'completed',
+    'failed',
+  );
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
@@ -153,7 +153,7 @@ describe('POST /v1/chat/completions before the queue', () => {
     expect(response.status).toBe(504);
     expect(response.headers.get('x-request-id')).toBe('req_enqueue_check_1');
 
-    const job = await queue.getJob('req_enqueue_check_1');
+    const job = await stack.queue.getJob('req_enqueue_check_1');
     // A job nobody took is withdrawn when its request gives up.
     expect(job).toBeUndefined();
     const dump = await stack.dumpRedis();
@@ -177,7 +177,7 @@ describe('POST /v1/chat/completions before the queue', () => {
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
     });
     await waiting;
-    const data = (await queue.getJob(requestId))!.data as Record<string, unknown>;
+    const data = (await stack.queue.getJob(requestId))!.data as Record<string, unknown>;
     expect(data).toMatchObject({
       route: { kind: 'platform', provider: 'openai', sealedByoKey: expect.stringMatching(/^v1\./) },
       decision: { decision: 'approved', reason: 'byo_key' },
@@ -208,7 +208,7 @@ describe('POST /v1/chat/completions before the queue', () => {
       body: JSON.stringify({ model: model.id, messages: hello, stream: true }),
     });
     await waiting;
-    const data = (await queue.getJob(requestId))!.data as Record<string, unknown>;
+    const data = (await stack.queue.getJob(requestId))!.data as Record<string, unknown>;
     expect(data).toMatchObject({
       userId: user.userId,
       modelId: model.id,

@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_TOKEN, startStack, type Stack } from './support/stack.js';
+import { startStack, type Stack } from '../../../test/support/stack.js';
 
-const run = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, '../dist/cli/main.js');
 const OLD_KEY = Buffer.alloc(32, 1).toString('base64');
 const NEW_KEY = Buffer.alloc(32, 2).toString('base64');
 
@@ -14,32 +9,14 @@ const NEW_KEY = Buffer.alloc(32, 2).toString('base64');
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ ENCRYPTION_KEY: OLD_KEY });
+  stack = await startStack({ worker: false, env: { ENCRYPTION_KEY: OLD_KEY } });
 });
 
 afterAll(async () => {
   await stack?.close();
 });
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        GATEWAY_DATABASE_URL: stack.databases.gateway,
-        BILLING_URL: stack.billing.url,
-        SERVICE_TOKEN,
-        ENCRYPTION_KEY: OLD_KEY,
-        LOG_LEVEL: 'silent',
-        ...env,
-      },
-    });
-    return { code: 0, stdout, stderr, json: JSON.parse(stdout) as Record<string, unknown> };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr, json: undefined };
-  }
-}
+const cli = (args: string[], env?: Record<string, string>) => stack.cli(args, env);
 
 describe('admin CLI', () => {
   let userId: string;

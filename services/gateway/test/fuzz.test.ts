@@ -1,29 +1,27 @@
-import { AppError, INFERENCE_QUEUE, redisKeys } from '@creditgate/contracts';
-import { Queue } from 'bullmq';
+import { AppError } from '@creditgate/contracts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli/commands.js';
-import { startStack, type Stack } from './support/stack.js';
+import { startStack, type Stack } from '../../../test/support/stack.js';
 
 /**
  * Random input against every parser the public can reach: never a 500, never a crash, and
  * nothing written (no job, no model) for input that is refused.
  */
 let stack: Stack;
-let queue: Queue;
 let apiKey: string;
 
 beforeAll(async () => {
-  stack = await startStack({ RATE_LIMIT_PER_MINUTE: '100000' }, { resolve: async () => [] });
-  queue = new Queue(INFERENCE_QUEUE, {
-    connection: stack.redis,
-    prefix: redisKeys(stack.prefix).bullPrefix,
+  // No worker: nothing this file sends may reach the queue, and the queue is what it checks.
+  stack = await startStack({
+    worker: false,
+    env: { RATE_LIMIT_PER_MINUTE: '100000' },
+    resolve: async () => [],
   });
   ({ apiKey } = await stack.createUser('fuzzer'));
 });
 
 afterAll(async () => {
-  await queue?.close();
   await stack?.close();
 });
 
@@ -69,7 +67,7 @@ describe('fuzzing the public parsers', () => {
       }),
       { numRuns: 150 },
     );
-    expect(await queue.getJobCounts('waiting', 'active', 'delayed')).toMatchObject({
+    expect(await stack.queue.getJobCounts('waiting', 'active', 'delayed')).toMatchObject({
       waiting: 0,
       active: 0,
       delayed: 0,

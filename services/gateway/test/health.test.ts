@@ -1,11 +1,11 @@
-import { redisKeys } from '@creditgate/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './support/stack.js';
+import { startStack, type Stack } from '../../../test/support/stack.js';
 
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack();
+  // The worker is started by the readiness tests themselves.
+  stack = await startStack({ worker: false });
 });
 
 afterAll(async () => {
@@ -28,13 +28,17 @@ describe('health, readiness and metrics', () => {
     });
   });
 
-  it('is ready once a worker heartbeat exists', async () => {
-    const key = redisKeys(stack.prefix).workerHeartbeat('health-test');
-    await stack.redis.set(key, '1', 'PX', 10_000);
-    const response = await fetch(`${stack.gateway.url}/readyz`);
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as { status: string }).status).toBe('ready');
-    await stack.redis.del(key);
+  it('is ready once a worker runs, and unready again when it stops', async () => {
+    const worker = await stack.addWorker();
+    const ready = await fetch(`${stack.gateway.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { postgres: 'ok', redis: 'ok', billing: 'ok', worker: 'ok' },
+    });
+
+    await worker.close();
+    expect((await fetch(`${stack.gateway.url}/readyz`)).status).toBe(503);
   });
 
   it('exposes HTTP, authorization and queue metrics', async () => {

@@ -1,12 +1,15 @@
 import { TRPCClientError } from '@trpc/client';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envelope, startStack, type Stack } from './support/stack.js';
+import { envelope, startStack, type Stack } from '../../../test/support/stack.js';
 
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ RATE_LIMIT_PER_MINUTE: '3', BODY_LIMIT_BYTES: '4096' });
+  stack = await startStack({
+    worker: false,
+    env: { RATE_LIMIT_PER_MINUTE: '3', BODY_LIMIT_BYTES: '4096' },
+  });
 });
 
 afterAll(async () => {

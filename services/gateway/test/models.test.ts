@@ -1,9 +1,8 @@
-import { createLogger } from '@creditgate/runtime';
 import pg from 'pg';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './support/stack.js';
+import { startStack, type Stack } from '../../../test/support/stack.js';
 
 const SECRET = 'sk-custom-endpoint-secret-5f2a9c1e';
 const BYO_KEY = 'sk-proj-byo-provider-key-77aa88bb99cc';
@@ -15,30 +14,22 @@ const hosts: Record<string, string[]> = {
   'metadata.example.test': ['169.254.169.254'],
 };
 
-/** Every log line the gateway writes in this file, at the most verbose level. */
-const logLines: string[] = [];
-
 let stack: Stack;
 let owner: { userId: string; apiKey: string };
 let stranger: { userId: string; apiKey: string };
 
 beforeAll(async () => {
-  stack = await startStack(
-    {},
-    {
-      logger: createLogger({
-        service: 'gateway',
-        level: 'trace',
-        pretty: false,
-        destination: { write: (line: string) => void logLines.push(line) },
-      }),
-      resolve: async (host) => {
-        const addresses = hosts[host];
-        if (!addresses) throw new Error('ENOTFOUND');
-        return addresses;
-      },
+  // Loopback is not allowlisted here: the SSRF guard's refusals are what this file checks.
+  stack = await startStack({
+    worker: false,
+    env: { CUSTOM_ENDPOINT_ALLOW: '' },
+    logLevel: 'trace',
+    resolve: async (host) => {
+      const addresses = hosts[host];
+      if (!addresses) throw new Error('ENOTFOUND');
+      return addresses;
     },
-  );
+  });
   owner = await stack.createUser('owner');
   stranger = await stack.createUser('stranger');
 });
@@ -219,8 +210,8 @@ describe('provider keys (BYO)', () => {
 describe('logs', () => {
   // Registered last so it reads the lines of every test above.
   it('never contain a custom endpoint key or a provider key', () => {
-    expect(logLines.length).toBeGreaterThan(0);
-    const text = logLines.join('');
+    expect(stack.logs.length).toBeGreaterThan(0);
+    const text = stack.logs.join('');
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(BYO_KEY);
     expect(text).not.toContain(owner.apiKey);

@@ -1,103 +1,86 @@
-import type { InferenceJob, StreamEvent } from '@creditgate/contracts';
+import type { StreamEvent } from '@creditgate/contracts';
 import OpenAI from 'openai';
 import type { ChatStreamEvent } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunkEvent, startStandInWorker } from './support/stand-in-worker.js';
-import { startStack, type Stack } from './support/stack.js';
+import { errorReply, gate, streamReply, type Reply } from '../../../test/support/fake-upstream.js';
+import { OPENAI_SCENARIO, startStack, type Stack } from '../../../test/support/stack.js';
 
 /**
  * Relaying the worker's events to clients: OpenAI SSE, the aggregated non-stream answer, the
- * tRPC subscription, errors, disconnects and shutdown. A stand-in plays the worker's side of the
- * stream contract; each scenario is picked by the prompt.
+ * tRPC subscription, errors, disconnects and shutdown. The real worker runs every request
+ * against a loopback upstream; each behaviour is a custom endpoint of its own there.
  */
-const usage = { input: 10, output: 5, cacheRead: 2, cacheWrite: 0, cacheWrite1h: 0, reasoning: 3 };
-const never = new Promise<never>(() => {});
+const held = gate();
 
-function script(job: InferenceJob): Array<StreamEvent | { pause: Promise<unknown> }> {
-  const id = job.requestId;
-  const end: StreamEvent = {
-    type: 'end',
-    finishReason: 'stop',
-    usage,
-    usageEstimated: false,
-    cost: '0.0000123',
-  };
-  switch (job.params.messages[0]?.content) {
-    case 'fail early':
-      return [{ type: 'error', code: 'upstream_error', message: 'upstream answered 500' }];
-    case 'fail late':
-      return [
-        chunkEvent(id, { role: 'assistant', content: 'partial' }),
-        { type: 'error', code: 'upstream_error', message: 'upstream stream broke' },
-      ];
-    case 'hang':
-      return [chunkEvent(id, { role: 'assistant', content: 'first' }), { pause: never }];
-    case 'silent':
-      return [{ pause: never }];
-    case 'tools':
-      return [
-        chunkEvent(id, { role: 'assistant', reasoning_content: 'Think' }),
-        chunkEvent(id, { reasoning_content: 'ing.' }),
-        chunkEvent(id, {
-          tool_calls: [
-            {
-              index: 0,
-              id: 'call_a',
-              type: 'function',
-              function: { name: 'get_', arguments: '{"ci' },
-            },
-          ],
-        }),
-        chunkEvent(id, {
-          tool_calls: [{ index: 1, id: 'call_b', function: { name: 'now', arguments: '{}' } }],
-        }),
-        chunkEvent(id, {
-          tool_calls: [{ index: 0, function: { name: 'weather', arguments: 'ty":"Oslo"}' } }],
-        }),
-        chunkEvent(id, {}, 'tool_calls'),
-        { ...end, finishReason: 'tool_calls' },
-      ];
-    default:
-      return [
-        chunkEvent(id, { role: 'assistant', content: '' }),
-        chunkEvent(id, { content: 'Hello' }),
-        chunkEvent(id, { content: ', world' }),
-        chunkEvent(id, {}, 'stop'),
-        end,
-      ];
-  }
-}
+const scenarios = {
+  hello: streamReply({
+    content: ['Hello', ', world'],
+    usage: { prompt: 12, completion: 8, cached: 2, reasoning: 3 },
+  }),
+  failEarly: errorReply(500, 'upstream answered 500'),
+  failLate: streamReply({ content: ['partial'], errorMessage: 'upstream stream broke' }),
+  /** The role chunk and a first token, then nothing until the file ends. */
+  hang: streamReply({ content: ['first', ' second'] }, { after: 2, release: held.promise }),
+  hangAtShutdown: streamReply(
+    { content: ['first', ' second'] },
+    { after: 2, release: held.promise },
+  ),
+  /** Headers, then not a single token. */
+  silent: { kind: 'silent' } satisfies Reply,
+  tools: streamReply({
+    deltas: [
+      { reasoning_content: 'Think' },
+      { reasoning_content: 'ing.' },
+      {
+        tool_calls: [
+          {
+            index: 0,
+            id: 'call_a',
+            type: 'function',
+            function: { name: 'get_', arguments: '{"ci' },
+          },
+        ],
+      },
+      { tool_calls: [{ index: 1, id: 'call_b', function: { name: 'now', arguments: '{}' } }] },
+      { tool_calls: [{ index: 0, function: { name: 'weather', arguments: 'ty":"Oslo"}' } }] },
+    ],
+    finishReason: 'tool_calls',
+  }),
+};
+type Scenario = keyof typeof scenarios;
 
 let stack: Stack;
-let worker: Awaited<ReturnType<typeof startStandInWorker>>;
 let user: { userId: string; apiKey: string };
-let modelId: string;
+const models = {} as Record<Scenario, string>;
 
 beforeAll(async () => {
-  stack = await startStack({ CUSTOM_ENDPOINT_ALLOW: '127.0.0.1', STREAM_TIMEOUT_MS: '1000' });
-  worker = await startStandInWorker({
-    redisUrl: stack.env.REDIS_URL,
-    prefix: stack.prefix,
-    script,
-  });
+  // One attempt per request: a failing upstream fails at once instead of after backoffs.
+  stack = await startStack({ env: { UPSTREAM_MAX_RETRIES: '0' } });
   user = await stack.createUser('streamer');
-  const model = await stack.trpc(user.apiKey).models.createCustom.mutate({
-    name: 'stand-in',
-    providerModelId: 'local',
-    baseUrl: 'http://127.0.0.1:9/v1',
-  });
-  modelId = model.id;
+  const trpc = stack.trpc(user.apiKey);
+  for (const [name, reply] of Object.entries(scenarios)) {
+    const model = await trpc.models.createCustom.mutate({
+      name,
+      providerModelId: 'local',
+      baseUrl: stack.endpoint(name, reply),
+    });
+    models[name as Scenario] = model.id;
+  }
 });
 
 afterAll(async () => {
-  await worker?.close();
+  held.open();
   await stack?.close();
 });
 
 const ask = (content: string) => [{ role: 'user' as const, content }];
 
-function post(body: object, headers: Record<string, string> = {}, signal?: AbortSignal) {
-  return fetch(`${stack.gateway.url}/v1/chat/completions`, {
+function post(
+  body: object,
+  headers: Record<string, string> = {},
+  options: { signal?: AbortSignal; gatewayUrl?: string } = {},
+) {
+  return fetch(`${options.gatewayUrl ?? stack.gateway.url}/v1/chat/completions`, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${user.apiKey}`,
@@ -105,15 +88,25 @@ function post(body: object, headers: Record<string, string> = {}, signal?: Abort
       ...headers,
     },
     body: JSON.stringify(body),
-    signal,
+    signal: options.signal,
   });
+}
+
+const isChunk = (e: StreamEvent): e is Extract<StreamEvent, { type: 'chunk' }> =>
+  e.type === 'chunk';
+
+async function generation(id: string) {
+  const response = await fetch(`${stack.gateway.url}/v1/generation?id=${id}`, {
+    headers: { authorization: `Bearer ${user.apiKey}` },
+  });
+  return ((await response.json()) as { data: Record<string, unknown> }).data;
 }
 
 describe('streamed completions (SSE)', () => {
   it('writes the worker chunks as-is, then the usage chunk and [DONE]', async () => {
     const response = await post(
       {
-        model: modelId,
+        model: models.hello,
         messages: ask('hello'),
         stream: true,
         stream_options: { include_usage: true },
@@ -125,17 +118,19 @@ describe('streamed completions (SSE)', () => {
     expect(response.headers.get('x-request-id')).toBe('req_sse_exact');
 
     const events = (await response.text()).split('\n\n').filter(Boolean);
-    const expected = script(worker.jobs.at(-1)!).filter(
-      (e): e is Extract<StreamEvent, { type: 'chunk' }> => 'type' in e && e.type === 'chunk',
+    const written = (await stack.workerEvents('req_sse_exact')).filter(isChunk);
+    expect(written.map((e) => JSON.parse(e.data).choices[0].delta.content).join('')).toBe(
+      'Hello, world',
     );
-    expect(events.slice(0, expected.length)).toEqual(expected.map((e) => `data: ${e.data}`));
-    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.slice(0, written.length)).toEqual(written.map((e) => `data: ${e.data}`));
+    expect(events.slice(written.length).at(-1)).toBe('data: [DONE]');
+    expect(events).toHaveLength(written.length + 2);
 
     const usageChunk = JSON.parse(events.at(-2)!.slice('data: '.length));
     expect(usageChunk).toMatchObject({
       id: 'req_sse_exact',
       object: 'chat.completion.chunk',
-      model: modelId,
+      model: models.hello,
       choices: [],
       usage: {
         prompt_tokens: 12,
@@ -143,14 +138,15 @@ describe('streamed completions (SSE)', () => {
         total_tokens: 20,
         prompt_tokens_details: { cached_tokens: 2 },
         completion_tokens_details: { reasoning_tokens: 3 },
-        cost: '0.0000123',
+        // A custom endpoint costs the platform nothing.
+        cost: '0',
       },
     });
   });
 
   it('streams to the official openai client', async () => {
     const stream = await stack.openai(user.apiKey).chat.completions.create({
-      model: modelId,
+      model: models.hello,
       messages: ask('hello'),
       stream: true,
     });
@@ -159,47 +155,58 @@ describe('streamed completions (SSE)', () => {
     expect(text).toBe('Hello, world');
   });
 
-  it('answers 502 upstream_error when the worker fails before the first token', async () => {
-    const response = await post({ model: modelId, messages: ask('fail early'), stream: true });
+  it('answers 502 upstream_error when the upstream fails before the first token', async () => {
+    const response = await post({ model: models.failEarly, messages: ask('x'), stream: true });
     expect(response.status).toBe(502);
     const body = (await response.json()) as { error: { code: string; message: string } };
-    expect(body.error).toMatchObject({ code: 'upstream_error', message: 'upstream answered 500' });
+    expect(body.error).toMatchObject({
+      code: 'upstream_error',
+      message: expect.stringContaining('upstream answered 500'),
+    });
   });
 
-  it('ends with an error event when the worker fails mid-stream', async () => {
-    const response = await post({ model: modelId, messages: ask('fail late'), stream: true });
+  it('ends with an error event when the upstream fails mid-stream', async () => {
+    const response = await post({ model: models.failLate, messages: ask('x'), stream: true });
     expect(response.status).toBe(200);
     const events = (await response.text()).split('\n\n').filter(Boolean);
+    expect(events.some((e) => e.includes('"content":"partial"'))).toBe(true);
     expect(JSON.parse(events.at(-1)!.slice(6))).toEqual({
       error: { message: 'upstream stream broke', type: 'upstream_error', code: 'upstream_error' },
     });
     expect(events).not.toContain('data: [DONE]');
   });
 
-  it('cancels the request upstream when the client disconnects', async () => {
+  it('cancels the request upstream when the client disconnects, and settles it as aborted', async () => {
     const controller = new AbortController();
     const response = await post(
-      { model: modelId, messages: ask('hang'), stream: true },
+      { model: models.hang, messages: ask('x'), stream: true },
       { 'x-request-id': 'req_disconnect_1' },
-      controller.signal,
+      { signal: controller.signal },
     );
     const reader = response.body!.getReader();
     await reader.read();
     controller.abort();
-    await worker.cancelOf('req_disconnect_1');
-    expect(worker.cancelled).toContain('req_disconnect_1');
+
+    await stack.upstream.disconnected('hang');
+    expect((await stack.workerEvents('req_disconnect_1')).at(-1)).toMatchObject({
+      type: 'end',
+      finishReason: null,
+    });
+    expect(await generation('req_disconnect_1')).toMatchObject({ settleStatus: 'aborted' });
   });
 
-  it('times out a silent stream with 504 and cancels it', async () => {
+  it('times out a stream that sends nothing with 504, and cancels it upstream', async () => {
+    const impatient = await stack.addGateway({ STREAM_TIMEOUT_MS: '500' });
     const response = await post(
-      { model: modelId, messages: ask('silent') },
+      { model: models.silent, messages: ask('x') },
       { 'x-request-id': 'req_silent_1' },
+      { gatewayUrl: impatient.url },
     );
     expect(response.status).toBe(504);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
       'upstream_timeout',
     );
-    await worker.cancelOf('req_silent_1');
+    await stack.upstream.disconnected('silent');
   });
 });
 
@@ -209,47 +216,47 @@ describe('output cap', () => {
     await stack.mint(payer.userId, '0.001');
     const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: {
-        authorization: `Bearer ${payer.apiKey}`,
-        'content-type': 'application/json',
-        'x-request-id': 'req_clamped_1',
-      },
+      headers: { authorization: `Bearer ${payer.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: ask('hello') }),
     });
     expect(response.status).toBe(200);
     const header = Number(response.headers.get('x-creditgate-output-clamped'));
     expect(header).toBeGreaterThan(0);
     expect(header).toBeLessThan(16_384);
-    const job = worker.jobs.find((j) => j.requestId === 'req_clamped_1')!;
-    expect(job.params.max_tokens).toBe(header);
-    expect(job.decision).toMatchObject({ outputClamped: true, reason: 'balance' });
     await response.json();
+    const sent = stack.upstream.requests(OPENAI_SCENARIO).at(-1)!;
+    expect(sent.body.max_completion_tokens).toBe(header);
   });
 });
 
 describe('non-streamed completions', () => {
-  it('aggregates content, usage and cost into one chat.completion', async () => {
-    const completion = await stack.openai(user.apiKey).chat.completions.create({
-      model: modelId,
+  it('aggregates content, usage and the billed cost into one chat.completion', async () => {
+    const payer = await stack.createUser('payer');
+    await stack.mint(payer.userId, '1');
+    const completion = await stack.openai(payer.apiKey).chat.completions.create({
+      model: 'gpt-4o-mini',
       messages: ask('hello'),
     });
     expect(completion.object).toBe('chat.completion');
-    expect(completion.model).toBe(modelId);
+    expect(completion.model).toBe('gpt-4o-mini');
     expect(completion.id).toMatch(/^req_/);
     expect(completion.choices[0]).toMatchObject({
       index: 0,
       finish_reason: 'stop',
-      message: { role: 'assistant', content: 'Hello, world' },
+      message: { role: 'assistant', content: 'Hello from upstream' },
     });
-    expect(completion.usage).toMatchObject({
-      prompt_tokens: 12,
-      completion_tokens: 8,
-      cost: '0.0000123',
+    expect(completion.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 3 });
+
+    const billed = await fetch(`${stack.gateway.url}/v1/generation?id=${completion.id}`, {
+      headers: { authorization: `Bearer ${payer.apiKey}` },
     });
+    const { data } = (await billed.json()) as { data: { cost: string } };
+    expect(Number(data.cost)).toBeGreaterThan(0);
+    expect((completion.usage as { cost?: string }).cost).toBe(data.cost);
   });
 
   it('merges reasoning and tool calls by index', async () => {
-    const response = await post({ model: modelId, messages: ask('tools') });
+    const response = await post({ model: models.tools, messages: ask('x') });
     const completion = (await response.json()) as {
       choices: Array<{ message: Record<string, unknown>; finish_reason: string }>;
     };
@@ -272,10 +279,10 @@ describe('non-streamed completions', () => {
     });
   });
 
-  it('answers 502 when the worker reports an error', async () => {
+  it('answers 502 when the upstream fails mid-answer', async () => {
     const error = await stack
       .openai(user.apiKey)
-      .chat.completions.create({ model: modelId, messages: ask('fail late') })
+      .chat.completions.create({ model: models.failLate, messages: ask('x') })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
@@ -284,12 +291,12 @@ describe('non-streamed completions', () => {
 
 describe('chat.stream (tRPC subscription)', () => {
   /** Collects a subscription's events until its last one (`done` or `error`). */
-  function subscribe(content: string) {
+  function subscribe(model: string) {
     const received: ChatStreamEvent[] = [];
     const ids: string[] = [];
     return new Promise<{ received: ChatStreamEvent[]; ids: string[] }>((resolve, reject) => {
       const subscription = stack.trpc(user.apiKey).chat.stream.subscribe(
-        { model: modelId, messages: ask(content) },
+        { model, messages: ask('x') },
         {
           onData: ({ id, data }) => {
             ids.push(id);
@@ -306,8 +313,12 @@ describe('chat.stream (tRPC subscription)', () => {
   }
 
   it('yields start, the chunks, then done with usage', async () => {
-    const { received, ids } = await subscribe('hello');
-    expect(received[0]).toMatchObject({ type: 'start', model: modelId, outputClamped: false });
+    const { received, ids } = await subscribe(models.hello);
+    expect(received[0]).toMatchObject({
+      type: 'start',
+      model: models.hello,
+      outputClamped: false,
+    });
     const text = received
       .map((e) => (e.type === 'chunk' ? (e.chunk.choices?.[0]?.delta?.content ?? '') : ''))
       .join('');
@@ -315,20 +326,25 @@ describe('chat.stream (tRPC subscription)', () => {
     expect(received.at(-1)).toMatchObject({
       type: 'done',
       finishReason: 'stop',
-      usage: { prompt_tokens: 12, completion_tokens: 8, cost: '0.0000123' },
+      usage: { prompt_tokens: 12, completion_tokens: 8, cost: '0' },
     });
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('ends with an error event (not a retried subscription) when the worker fails', async () => {
-    const runs = () => worker.jobs.filter((j) => j.params.messages[0]?.content === 'fail early');
-    const before = runs().length;
-    const { received } = await subscribe('fail early');
+  it('ends with an error event (not a retried subscription) when the upstream fails', async () => {
+    const before = stack.upstream.requests('failEarly').length;
+    const { received } = await subscribe(models.failEarly);
     expect(received).toEqual([
       expect.objectContaining({ type: 'start' }),
-      { type: 'error', error: { code: 'upstream_error', message: 'upstream answered 500' } },
+      {
+        type: 'error',
+        error: {
+          code: 'upstream_error',
+          message: expect.stringContaining('upstream answered 500'),
+        },
+      },
     ]);
-    expect(runs().length).toBe(before + 1);
+    expect(stack.upstream.requests('failEarly').length).toBe(before + 1);
   });
 
   it('refuses a re-subscription instead of running the request again', async () => {
@@ -336,7 +352,7 @@ describe('chat.stream (tRPC subscription)', () => {
       stack
         .trpc(user.apiKey)
         .chat.stream.subscribe(
-          { model: modelId, messages: ask('hello'), lastEventId: 'req_x:3' },
+          { model: models.hello, messages: ask('hello'), lastEventId: 'req_x:3' },
           { onData: () => resolve(new Error('got data')), onError: resolve },
         );
     });
@@ -346,21 +362,23 @@ describe('chat.stream (tRPC subscription)', () => {
 
 describe('graceful shutdown', () => {
   it('lets open streams run until the grace period, then ends them with an error event', async () => {
+    const leaving = await stack.addGateway();
     const response = await post(
-      { model: modelId, messages: ask('hang'), stream: true },
-      { 'x-request-id': 'req_shutdown_1' },
+      { model: models.hangAtShutdown, messages: ask('x'), stream: true },
+      {},
+      { gatewayUrl: leaving.url },
     );
     const reader = response.body!.getReader();
     await reader.read();
 
-    const closing = stack.gateway.close(50);
+    const closing = leaving.close(50);
     let rest = '';
     const decoder = new TextDecoder();
     for (let part = await reader.read(); !part.done; part = await reader.read()) {
       rest += decoder.decode(part.value);
     }
     expect(rest).toContain('"code":"service_unavailable"');
-    await worker.cancelOf('req_shutdown_1');
+    await stack.upstream.disconnected('hangAtShutdown');
     await closing;
   });
 });
