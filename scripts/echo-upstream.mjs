@@ -32,12 +32,21 @@ createServer(async (req, res) => {
   if (!body.stream) {
     res.writeHead(200, { 'content-type': 'application/json' });
     const message = { role: 'assistant', content: pieces.join('') };
-    res.end(JSON.stringify({ ...base, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
+    res.end(
+      JSON.stringify({
+        ...base,
+        object: 'chat.completion',
+        choices: [{ index: 0, message, finish_reason: 'stop' }],
+        usage,
+      }),
+    );
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   const send = (choices, extra = {}) =>
-    res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`,
+    );
   send([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
   for (const piece of pieces) send([{ index: 0, delta: { content: piece }, finish_reason: null }]);
   send([{ index: 0, delta: {}, finish_reason: 'stop' }]);

@@ -50,6 +50,8 @@ export const authorizeResult = z.object({
   outputClamped: z.boolean(),
   /** On `insufficient_credits` for a client-given cap: how many output tokens the balance buys. */
   affordableOutputTokens: z.number().int().nonnegative().optional(),
+  /** True when this request id was authorized before and the stored answer was replayed. */
+  replayed: z.boolean().optional(),
 });
 export type AuthorizeResult = z.infer<typeof authorizeResult>;
 

@@ -17,7 +17,11 @@ export type ChatMessage = z.infer<typeof message>;
  * might bill or behave differently because of them.
  */
 export const chatCompletionRequestSchema = z.object({
-  model: z.string().min(1).max(200),
+  model: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
   messages: z
     .array(message)
     .min(1, 'messages must contain at least one message')

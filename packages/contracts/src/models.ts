@@ -32,10 +32,8 @@ export const createCustomModelInput = z.object({
 });
 export type CreateCustomModelInput = z.infer<typeof createCustomModelInput>;
 
-export const updateCustomModelInput = createCustomModelInput
-  .partial()
-  .extend({
-    id: z.string().min(1).max(64),
-    apiKey: z.string().min(1).max(4096).nullable().optional(),
-  });
+export const updateCustomModelInput = createCustomModelInput.partial().extend({
+  id: z.string().min(1).max(64),
+  apiKey: z.string().min(1).max(4096).nullable().optional(),
+});
 export type UpdateCustomModelInput = z.infer<typeof updateCustomModelInput>;

@@ -36,13 +36,11 @@ export function formatAmount(minor: bigint): string {
 }
 
 /** A decimal credit amount on the wire, e.g. "12.5". */
-export const decimalAmount = z
-  .string()
-  .refine((text) => DECIMAL_RE.test(text.trim()), {
-    message: `must be a decimal amount with at most ${MINOR_DIGITS} fractional digits`,
-    // Stop here on malformed text: later refinements (positiveAmount) parse the amount.
-    abort: true,
-  });
+export const decimalAmount = z.string().refine((text) => DECIMAL_RE.test(text.trim()), {
+  message: `must be a decimal amount with at most ${MINOR_DIGITS} fractional digits`,
+  // Stop here on malformed text: later refinements (positiveAmount) parse the amount.
+  abort: true,
+});
 
 /** A strictly positive decimal credit amount on the wire. */
 export const positiveAmount = decimalAmount.refine(

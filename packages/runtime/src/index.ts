@@ -5,3 +5,4 @@ export * from './metrics.js';
 export * from './secrets.js';
 export * from './ssrf.js';
 export * from './database.js';
+export * from './service-fetch.js';

@@ -47,7 +47,11 @@ export interface LoggerConfig {
   destination?: pino.DestinationStream;
 }
 
-/** One pino logger per process; every line names its service. Pretty only in development. */
+/**
+ * One pino logger per process; every line names its service. Pretty only in development.
+ * Lines go to stdout asynchronously: a line is queued and leaves with whatever else is waiting,
+ * instead of a blocking write per line on the request path; pino flushes the queue on exit.
+ */
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
     level: config.level,
@@ -70,7 +74,7 @@ export function createLogger(config: LoggerConfig): Logger {
   if (config.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
-  return pino(options);
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }
 
 /** Only a short prefix of a key may be logged or shown, never the key. */

@@ -35,11 +35,12 @@ export type CustomEndpointPrices = z.infer<typeof customEndpointPrices>;
 
 export const billingEnvSchema = z.object({
   BILLING_PORT: envField.port(8081),
-  BILLING_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Loopback by default: billing must never face the public side (compose sets 0.0.0.0). */
+  BILLING_HOST: z.string().min(1).default('127.0.0.1'),
   BILLING_DATABASE_URL: envField.url(`${DEFAULT_PG}/creditgate_billing`),
   /**
-   * Connections in this process's pool. Hot paths are single statements, so a few connections
-   * per core saturate Postgres; more only queue on row locks.
+   * Connections in this process's pool. Authorize and settle run as batches (one statement
+   * each), so a few connections per core saturate Postgres; more only queue on row locks.
    */
   BILLING_DB_POOL_SIZE: envField.positiveInt(10),
   SERVICE_TOKEN: envField.serviceToken(),

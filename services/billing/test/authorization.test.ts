@@ -42,6 +42,7 @@ describe('platform requests', () => {
       hold: '0.01',
       maxOutputTokens: 5000,
       outputClamped: false,
+      replayed: false,
     });
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '1' },
@@ -152,6 +153,7 @@ describe('unmetered routes', () => {
       hold: '0',
       maxOutputTokens: null,
       outputClamped: false,
+      replayed: false,
     });
 
     const settled = await stack.client.settle.mutate({
@@ -196,7 +198,8 @@ describe('idempotency', () => {
     const first = await stack.client.authorize.mutate(input);
     const again = await stack.client.authorize.mutate(input);
 
-    expect(again).toEqual(first);
+    expect(first.replayed).toBe(false);
+    expect(again).toEqual({ ...first, replayed: true });
     expect((await stack.client.balance.query({ userId })).held.credit).toBe('0.01');
     expect((await stack.client.history.query({ userId })).entries).toHaveLength(2);
   });
@@ -217,7 +220,7 @@ describe('idempotency', () => {
     expect(denied.decision).toBe('denied');
 
     await stack.client.mint.mutate({ userId, amount: '5' });
-    expect(await stack.client.authorize.mutate(input)).toEqual(denied);
+    expect(await stack.client.authorize.mutate(input)).toEqual({ ...denied, replayed: true });
   });
 
   it('burns once when a settle is repeated, and refuses different usage for it', async () => {

@@ -11,7 +11,7 @@ import {
 import { Redis } from 'ioredis';
 import { Authenticator } from './auth/authenticate.js';
 import { createBillingClient, type BillingClient } from './billing/client.js';
-import { createPrisma, type PrismaClient } from './db.js';
+import { createDatabase, type PrismaClient, type Sql } from './db.js';
 import type { GatewayEnv } from './env.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import type { BaseUrlGuard } from './models/base-url-guard.js';
@@ -25,6 +25,8 @@ export interface GatewayDeps {
   env: GatewayEnv;
   logger: Logger;
   prisma: PrismaClient;
+  /** Prepared statements for the per-request lookups, on Prisma's pool. */
+  sql: Sql;
   /** Commands (publish, scan, rate limit, queue adds); fails fast when Redis is down. */
   redis: Redis;
   streams: BlockingConnectionPool;
@@ -73,7 +75,8 @@ export async function createDeps(
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   await redis.connect();
 
-  const prisma = createPrisma(env.GATEWAY_DATABASE_URL);
+  const database = createDatabase(env.GATEWAY_DATABASE_URL);
+  const { prisma, sql } = database;
   const queue = createInferenceQueue(redis, env.QUEUE_PREFIX);
   const streams = new BlockingConnectionPool(env.REDIS_URL);
   warmUpTokenizer();
@@ -82,6 +85,7 @@ export async function createDeps(
     env,
     logger,
     prisma,
+    sql,
     redis,
     streams,
     queue,
@@ -89,14 +93,14 @@ export async function createDeps(
     catalog,
     keyring,
     guard: { allow, resolve: options.resolve },
-    auth: new Authenticator(prisma),
+    auth: new Authenticator(prisma, sql),
     metrics: createGatewayMetrics(queue),
     inFlight: new InFlightStreams(),
     async close() {
       streams.close();
       await queue.close().catch(() => {});
       redis.disconnect();
-      await prisma.$disconnect();
+      await database.close();
     },
   };
 }

@@ -118,6 +118,27 @@ describe('POST /v1/chat/completions before the queue', () => {
     expect(await jobCount()).toBe(before);
   });
 
+  it('refuses a reused x-request-id with 409 and never enqueues it again', async () => {
+    const user = await stack.createUser();
+    const send = (content: string) =>
+      fetch(`${stack.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${user.apiKey}`,
+          'content-type': 'application/json',
+          'x-request-id': 'req_reused_by_client_1',
+        },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }),
+      });
+
+    expect((await send('first')).status).toBe(402);
+    const before = await jobCount();
+    const reused = await send('second');
+    expect(reused.status).toBe(409);
+    expect((await envelope(reused)).error.code).toBe('idempotency_conflict');
+    expect(await jobCount()).toBe(before);
+  });
+
   it('says how many output tokens the balance affords when max_tokens is too much for it', async () => {
     const user = await stack.createUser();
     await stack.mint(user.userId, '0.0001');

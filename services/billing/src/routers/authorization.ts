@@ -14,7 +14,7 @@ export const authorizationProcedures = {
       { decision: result.decision, reason: result.reason, hold: result.hold, replayed },
       'authorize',
     );
-    return result;
+    return { ...result, replayed };
   }),
 
   settle: serviceProcedure.input(settleInput).mutation(async ({ ctx, input }) => {

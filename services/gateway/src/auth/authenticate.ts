@@ -1,5 +1,5 @@
 import { AppError } from '@creditgate/contracts';
-import type { PrismaClient } from '../db.js';
+import type { PrismaClient, Sql } from '../db.js';
 import { hashApiKey } from './api-keys.js';
 
 export interface Caller {
@@ -20,13 +20,15 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 /**
  * Resolves a bearer key to its user with one indexed lookup on the key hash. There is
  * deliberately no in-process cache: a key revoked from the CLI or another gateway replica must
- * be refused on the very next request, and the lookup is a single unique-index probe.
+ * be refused on the very next request, and the lookup is a single unique-index probe, run as a
+ * prepared statement because every request pays for it.
  */
 export class Authenticator {
   private readonly lastUsedWrites = new Map<string, number>();
 
   constructor(
     private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -35,14 +37,16 @@ export class Authenticator {
       throw new AppError('invalid_api_key', 'missing API key: send "Authorization: Bearer <key>"');
     }
 
-    const row = await this.prisma.apiKey.findUnique({
-      where: { hash: hashApiKey(token) },
-      select: { id: true, userId: true, revokedAt: true },
+    const { rows } = await this.sql.query<{ id: string; user_id: string; revoked: boolean }>({
+      name: 'gateway_api_key_by_hash',
+      text: 'SELECT id, user_id, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE hash = $1',
+      values: [hashApiKey(token)],
     });
-    if (!row || row.revokedAt) throw new AppError('invalid_api_key', 'invalid API key');
+    const row = rows[0];
+    if (!row || row.revoked) throw new AppError('invalid_api_key', 'invalid API key');
 
     this.touch(row.id);
-    return { userId: row.userId, keyId: row.id };
+    return { userId: row.user_id, keyId: row.id };
   }
 
   /** Records use of a key at most once a minute, off the request path. */

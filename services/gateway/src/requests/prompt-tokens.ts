@@ -1,4 +1,4 @@
-import type { ChatCompletionRequest } from '@creditgate/contracts';
+import { AppError, type ChatCompletionRequest } from '@creditgate/contracts';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
 
@@ -21,9 +21,36 @@ function getEncoder(): Tiktoken {
   return encoder;
 }
 
+/**
+ * BPE merging is superlinear in the length of a run without whitespace (a few thousand
+ * characters of one letter, or of CJK text, take seconds), and it runs on the event loop.
+ * Such runs are counted at one token per UTF-8 byte instead: no token is shorter than a byte,
+ * so this bound never under-counts, and it costs linear time whatever the input.
+ */
+const LONG_RUN = /\S{48,}/g;
+/** Above this many characters the whole text is bounded by its byte length. */
+const MAX_TOKENIZED_CHARS = 64 * 1024;
+
 function count(text: string): number {
+  if (!text) return 0;
+  if (text.length > MAX_TOKENIZED_CHARS) return Buffer.byteLength(text, 'utf8');
+
+  let bounded = 0;
+  const rest = text.replace(LONG_RUN, (run) => {
+    bounded += Buffer.byteLength(run, 'utf8');
+    return ' ';
+  });
   // Special-token text is counted as ordinary text instead of throwing.
-  return text ? getEncoder().encode(text, [], []).length : 0;
+  return bounded + getEncoder().encode(rest, [], []).length;
+}
+
+/** JSON text of a structured field; a value nested too deeply to serialise is refused. */
+function serialised(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (cause) {
+    throw new AppError('invalid_request_error', 'the request is nested too deeply', { cause });
+  }
 }
 
 export function countPromptTokens(
@@ -45,11 +72,11 @@ export function countPromptTokens(
       }
     }
     // Tool calls, tool_call_id and other fields reach the model too.
-    if (Object.keys(rest).length > 0) total += count(JSON.stringify(rest));
+    if (Object.keys(rest).length > 0) total += count(serialised(rest));
   }
 
-  if (request.tools?.length) total += count(JSON.stringify(request.tools));
-  if (request.response_format) total += count(JSON.stringify(request.response_format));
+  if (request.tools?.length) total += count(serialised(request.tools));
+  if (request.response_format) total += count(serialised(request.response_format));
   return total;
 }
 

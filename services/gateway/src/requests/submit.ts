@@ -24,7 +24,10 @@ export interface Submission {
   promptTokens: number;
 }
 
-type SubmitDeps = Pick<GatewayDeps, 'prisma' | 'catalog' | 'billing' | 'queue' | 'env' | 'metrics'>;
+type SubmitDeps = Pick<
+  GatewayDeps,
+  'prisma' | 'sql' | 'catalog' | 'billing' | 'queue' | 'env' | 'metrics'
+>;
 
 /**
  * The request path up to the queue: resolve the model, check the output cap, count the prompt,
@@ -66,6 +69,14 @@ export async function submitChat(
     },
     traced(requestId),
   );
+  // A request id is spent once: a replayed authorization means a client reused its
+  // x-request-id, and running it again would call the upstream for a request billed once.
+  if (decision.replayed) {
+    throw new AppError(
+      'idempotency_conflict',
+      `request id ${requestId} was already used; send a new x-request-id`,
+    );
+  }
   deps.metrics.authorizations.inc({ decision: decision.decision, reason: decision.reason });
   if (decision.decision === 'denied') throw insufficientCredits(model.id, decision);
 
@@ -123,7 +134,7 @@ async function routeFor(
   }
 
   const byoKey = deps.env.BYO_KEYS_ENABLED
-    ? await findSealedProviderKey(deps.prisma, userId, model.model.provider)
+    ? await findSealedProviderKey(deps.sql, userId, model.model.provider)
     : null;
   return {
     routeClass: byoKey ? 'platform_byo' : 'platform',

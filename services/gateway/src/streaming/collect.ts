@@ -22,25 +22,27 @@ export async function collectCompletion(
 
   try {
     const aggregator = new CompletionAggregator();
-    for await (const event of stream.events) {
-      if (event.type === 'chunk') {
-        aggregator.add(event.data);
-      } else if (event.type === 'error') {
-        throw streamError(event);
-      } else {
-        request.outcome.usage = event.usage;
-        request.outcome.cost = event.cost;
-        request.outcome.finishReason = event.finishReason;
-        const meta = {
-          id: submission.requestId,
-          model: submission.model.id,
-          created: Math.floor(submission.job.createdAt / 1000),
-        };
-        return aggregator.completion(
-          meta,
-          event.finishReason,
-          toOpenAiUsage(event.usage, event.cost),
-        );
+    for await (const batch of stream.batches) {
+      for (const event of batch) {
+        if (event.type === 'chunk') {
+          aggregator.add(event.data);
+        } else if (event.type === 'error') {
+          throw streamError(event);
+        } else {
+          request.outcome.usage = event.usage;
+          request.outcome.cost = event.cost;
+          request.outcome.finishReason = event.finishReason;
+          const meta = {
+            id: submission.requestId,
+            model: submission.model.id,
+            created: Math.floor(submission.job.createdAt / 1000),
+          };
+          return aggregator.completion(
+            meta,
+            event.finishReason,
+            toOpenAiUsage(event.usage, event.cost),
+          );
+        }
       }
     }
     throw new AppError('upstream_error', 'the model stream ended without a result');

@@ -13,12 +13,15 @@ export interface ReadEventsOptions {
  * Reads a request's event stream, written by the worker, from its first entry: `chunk` events
  * until one `end` or `error`, which closes the iteration. Reading from id 0 means no event is
  * lost when the worker starts writing before the gateway starts reading.
+ *
+ * Yields the events of one read together (never empty, in order, the terminal event last), so
+ * a relay can write all that has arrived at once: one socket write instead of one per token.
  */
 export async function* readEvents(
   pool: BlockingConnectionPool,
   key: string,
   options: ReadEventsOptions,
-): AsyncGenerator<StreamEvent, void, undefined> {
+): AsyncGenerator<StreamEvent[], void, undefined> {
   const now = options.now ?? Date.now;
   const { signal } = options;
   signal.throwIfAborted();
@@ -47,14 +50,21 @@ export async function* readEvents(
       signal.throwIfAborted();
       if (!reply) continue;
 
+      const batch: StreamEvent[] = [];
+      let terminal = false;
       for (const [, entries] of reply) {
         for (const [id, fields] of entries) {
           lastId = id;
           const event = decodeStreamEvent(fields);
-          yield event;
-          if (event.type !== 'chunk') return;
+          batch.push(event);
+          if (event.type !== 'chunk') {
+            terminal = true;
+            break;
+          }
         }
       }
+      if (batch.length > 0) yield batch;
+      if (terminal) return;
       deadline = now() + options.idleTimeoutMs;
     }
   } catch (error) {

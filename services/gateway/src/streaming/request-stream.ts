@@ -12,7 +12,10 @@ export class StreamAborted extends Error {
 }
 
 export interface RequestStream {
+  /** The events one at a time. Read either `events` or `batches`, not both. */
   events: AsyncGenerator<StreamEvent, void, undefined>;
+  /** The events as they arrive together (see readEvents): for relays that write in bulk. */
+  batches: AsyncGenerator<StreamEvent[], void, undefined>;
   /** Aborted when the stream is cut short from our side. */
   signal: AbortSignal;
   /** Ends the stream from our side (client gone, shutdown); the request is cancelled upstream. */
@@ -48,14 +51,12 @@ export function openRequestStream(
     void cancel(reason instanceof StreamAborted ? reason.reason : 'aborted');
   });
 
-  async function* events(): AsyncGenerator<StreamEvent, void, undefined> {
+  async function* batches(): AsyncGenerator<StreamEvent[], void, undefined> {
     try {
-      for await (const event of readEvents(deps.streams, key, {
+      yield* readEvents(deps.streams, key, {
         signal: tracked.signal,
         idleTimeoutMs: deps.env.STREAM_TIMEOUT_MS,
-      })) {
-        yield event;
-      }
+      });
     } catch (error) {
       // The caller hears of the timeout only once the request is withdrawn or told to stop.
       if (error instanceof AppError && error.code === 'upstream_timeout') {
@@ -65,9 +66,14 @@ export function openRequestStream(
     }
   }
 
+  async function* events(): AsyncGenerator<StreamEvent, void, undefined> {
+    for await (const batch of batches()) yield* batch;
+  }
+
   let finished = false;
   return {
     events: events(),
+    batches: batches(),
     signal: tracked.signal,
     abort: (reason) => tracked.controller.abort(reason),
     finish() {

@@ -25,7 +25,8 @@ export function streamError(event: Extract<StreamEvent, { type: 'error' }>): App
  * Relays a request's events as OpenAI server-sent events. The status line waits for the first
  * event, so a request that fails before its first token still gets a proper error status; after
  * that, chunks are written exactly as the worker serialized them, a failure becomes an error
- * event, and the stream ends with the usage chunk (when asked for) and `data: [DONE]`.
+ * event, and the stream ends with the usage chunk (when asked for) and `data: [DONE]`. What
+ * arrived together is written together, at once: nothing waits for more to arrive.
  */
 export async function relaySse(
   request: FastifyRequest,
@@ -33,7 +34,7 @@ export async function relaySse(
   submission: Submission,
   stream: RequestStream,
 ): Promise<void> {
-  const iterator = stream.events[Symbol.asyncIterator]();
+  const iterator = stream.batches[Symbol.asyncIterator]();
   const onClose = () => {
     if (!reply.raw.writableFinished) stream.abort(new StreamAborted('client_disconnected'));
   };
@@ -42,14 +43,14 @@ export async function relaySse(
   if (reply.raw.destroyed) onClose();
 
   let body: PassThrough | undefined;
-  const write = async (data: string) => {
-    if (!body!.write(`data: ${data}\n\n`)) await once(body!, 'drain', { signal: stream.signal });
+  const write = async (text: string) => {
+    if (!body!.write(text)) await once(body!, 'drain', { signal: stream.signal });
   };
 
   try {
     const first = await iterator.next();
     if (first.done) throw new AppError('upstream_error', 'the model stream ended without a result');
-    if (first.value.type === 'error') throw streamError(first.value);
+    if (first.value[0]!.type === 'error') throw streamError(first.value[0]!);
 
     body = new PassThrough();
     reply
@@ -59,23 +60,11 @@ export async function relaySse(
       .send(body);
 
     for (
-      let next: IteratorResult<StreamEvent, void> = first;
+      let next: IteratorResult<StreamEvent[], void> = first;
       !next.done;
       next = await iterator.next()
     ) {
-      const event = next.value;
-      if (event.type === 'chunk') {
-        await write(event.data);
-      } else if (event.type === 'error') {
-        request.outcome.errorCode = event.code;
-        await write(JSON.stringify(openAiEnvelope(streamError(event))));
-      } else {
-        request.outcome.usage = event.usage;
-        request.outcome.cost = event.cost;
-        request.outcome.finishReason = event.finishReason;
-        if (submission.job.includeUsage) await write(JSON.stringify(usageChunk(submission, event)));
-        await write('[DONE]');
-      }
+      await write(frames(request, submission, next.value));
     }
     body.end();
   } catch (error) {
@@ -99,6 +88,28 @@ export async function relaySse(
     reply.raw.off('close', onClose);
     stream.finish();
   }
+}
+
+/** The SSE text of a batch of events; the terminal one also fills in the request's outcome. */
+function frames(request: FastifyRequest, submission: Submission, events: StreamEvent[]): string {
+  let text = '';
+  for (const event of events) {
+    if (event.type === 'chunk') {
+      text += `data: ${event.data}\n\n`;
+    } else if (event.type === 'error') {
+      request.outcome.errorCode = event.code;
+      text += `data: ${JSON.stringify(openAiEnvelope(streamError(event)))}\n\n`;
+    } else {
+      request.outcome.usage = event.usage;
+      request.outcome.cost = event.cost;
+      request.outcome.finishReason = event.finishReason;
+      if (submission.job.includeUsage) {
+        text += `data: ${JSON.stringify(usageChunk(submission, event))}\n\n`;
+      }
+      text += 'data: [DONE]\n\n';
+    }
+  }
+  return text;
 }
 
 /** The closing chunk of `stream_options.include_usage`: no choices, OpenAI usage plus cost. */

@@ -51,7 +51,9 @@ export async function processJob(ctx: JobContext, job: Job): Promise<{ outcome: 
 
   ctx.metrics.activeJobs.inc();
   try {
-    outcome = await run(ctx, data, provider, writer, log);
+    // BullMQ counts every move to active; a stalled job moved back to wait was started before.
+    const redelivered = (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0;
+    outcome = await run(ctx, data, provider, writer, log, redelivered);
     return { outcome };
   } finally {
     ctx.metrics.activeJobs.dec();
@@ -65,6 +67,7 @@ async function run(
   provider: ProviderLabel,
   writer: EventWriter,
   log: Logger,
+  redelivered: boolean,
 ): Promise<JobOutcome> {
   log.debug({ provider, route: job.route.kind, reason: job.decision.reason }, 'job started');
   const mismatch = routeMismatch(job, ctx.env.METER_CUSTOM_ENDPOINTS);
@@ -78,12 +81,16 @@ async function run(
   }
 
   // On redelivery (BullMQ found the job stalled: its worker died), never run an answer twice.
-  const history = await ctx.publisher.history(job.requestId);
-  if (history.terminal) {
-    log.info('job redelivered after it had finished; nothing to do');
-    return 'duplicate';
+  // A first delivery has no stream yet, so it skips the read (a round trip before the first
+  // token).
+  if (redelivered) {
+    const history = await ctx.publisher.history(job.requestId);
+    if (history.terminal) {
+      log.info('job redelivered after it had finished; nothing to do');
+      return 'duplicate';
+    }
+    if (history.chunks.length > 0) return settleInterrupted(ctx, job, history.chunks, writer, log);
   }
-  if (history.chunks.length > 0) return settleInterrupted(ctx, job, history.chunks, writer, log);
 
   const signal = ctx.cancellations.register(job.requestId);
   try {
