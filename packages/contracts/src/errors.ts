@@ -20,6 +20,23 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/** The tRPC error code each domain code maps to (tRPC derives the HTTP status from it). */
+export const TRPC_ERROR_CODE = {
+  invalid_request_error: 'BAD_REQUEST',
+  invalid_api_key: 'UNAUTHORIZED',
+  insufficient_credits: 'PAYMENT_REQUIRED',
+  forbidden: 'FORBIDDEN',
+  model_not_found: 'NOT_FOUND',
+  not_found: 'NOT_FOUND',
+  idempotency_conflict: 'CONFLICT',
+  request_too_large: 'PAYLOAD_TOO_LARGE',
+  rate_limit_exceeded: 'TOO_MANY_REQUESTS',
+  internal_error: 'INTERNAL_SERVER_ERROR',
+  upstream_error: 'BAD_GATEWAY',
+  service_unavailable: 'SERVICE_UNAVAILABLE',
+  upstream_timeout: 'GATEWAY_TIMEOUT',
+} as const satisfies Record<ErrorCode, string>;
+
 /** A domain error: an expected outcome with a stable code, safe to show to the caller. */
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -56,6 +56,12 @@ export const envField = {
       .string()
       .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
       .default(Buffer.alloc(32, 7).toString('base64')),
+  /** Prefix of every Redis key the stack writes; gateway and workers must agree on it. */
+  queuePrefix: () =>
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits or _ . : -')
+      .default('creditgate'),
   ms: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
 };

@@ -1,4 +1,4 @@
-import { REQUEST_ID_RE, isAppError, type ErrorCode } from '@creditgate/contracts';
+import { REQUEST_ID_RE, TRPC_ERROR_CODE, isAppError, type ErrorCode } from '@creditgate/contracts';
 import { tokensEqual, type Logger } from '@creditgate/runtime';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
@@ -40,21 +40,7 @@ export function contextFactory(deps: ContextDeps) {
 }
 
 /** The one place domain error codes become tRPC codes (and so HTTP statuses). */
-const TRPC_CODE = {
-  invalid_request_error: 'BAD_REQUEST',
-  invalid_api_key: 'UNAUTHORIZED',
-  insufficient_credits: 'PAYMENT_REQUIRED',
-  forbidden: 'FORBIDDEN',
-  model_not_found: 'NOT_FOUND',
-  not_found: 'NOT_FOUND',
-  idempotency_conflict: 'CONFLICT',
-  request_too_large: 'PAYLOAD_TOO_LARGE',
-  rate_limit_exceeded: 'TOO_MANY_REQUESTS',
-  internal_error: 'INTERNAL_SERVER_ERROR',
-  upstream_error: 'BAD_GATEWAY',
-  service_unavailable: 'SERVICE_UNAVAILABLE',
-  upstream_timeout: 'GATEWAY_TIMEOUT',
-} as const satisfies Record<ErrorCode, TRPCError['code']>;
+const TRPC_CODE = TRPC_ERROR_CODE satisfies Record<ErrorCode, TRPCError['code']>;
 
 /** The stable code callers read from `error.data.appCode`. */
 function appCodeOf(error: TRPCError): ErrorCode | undefined {

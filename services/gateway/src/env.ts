@@ -16,10 +16,7 @@ export const gatewayEnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   GATEWAY_DATABASE_URL: envField.url(`${DEFAULT_PG}/creditgate_gateway`),
   REDIS_URL: envField.url(DEFAULT_REDIS),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits or _ . : -')
-    .default('creditgate'),
+  QUEUE_PREFIX: envField.queuePrefix(),
   BILLING_URL: envField.url('http://127.0.0.1:8081'),
   SERVICE_TOKEN: envField.serviceToken(),
   ENCRYPTION_KEY: envField.encryptionKey(),

@@ -1,4 +1,10 @@
-import { AppError, type ErrorCode, isAppError, openAiErrorType } from '@creditgate/contracts';
+import {
+  AppError,
+  TRPC_ERROR_CODE,
+  type ErrorCode,
+  isAppError,
+  openAiErrorType,
+} from '@creditgate/contracts';
 import { TRPCClientError } from '@trpc/client';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
@@ -15,21 +21,7 @@ import { ZodError, type z } from 'zod';
  * becomes an opaque internal error, so no stack trace, SQL or internal address leaks out.
  */
 
-const TRPC_CODE: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
-  invalid_request_error: 'BAD_REQUEST',
-  invalid_api_key: 'UNAUTHORIZED',
-  insufficient_credits: 'PAYMENT_REQUIRED',
-  forbidden: 'FORBIDDEN',
-  model_not_found: 'NOT_FOUND',
-  not_found: 'NOT_FOUND',
-  idempotency_conflict: 'CONFLICT',
-  request_too_large: 'PAYLOAD_TOO_LARGE',
-  rate_limit_exceeded: 'TOO_MANY_REQUESTS',
-  internal_error: 'INTERNAL_SERVER_ERROR',
-  upstream_error: 'BAD_GATEWAY',
-  service_unavailable: 'SERVICE_UNAVAILABLE',
-  upstream_timeout: 'GATEWAY_TIMEOUT',
-};
+const TRPC_CODE = TRPC_ERROR_CODE satisfies Record<ErrorCode, TRPC_ERROR_CODE_KEY>;
 
 /** Client errors that billing (or tRPC itself) answers with, by HTTP status. */
 const CLIENT_STATUS_CODE: Record<number, ErrorCode> = {

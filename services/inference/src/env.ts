@@ -10,10 +10,7 @@ export const inferenceEnvSchema = z.object({
   INFERENCE_PORT: envField.port(8082),
   INFERENCE_HOST: z.string().min(1).default('0.0.0.0'),
   REDIS_URL: envField.url(DEFAULT_REDIS),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits or _ . : -')
-    .default('creditgate'),
+  QUEUE_PREFIX: envField.queuePrefix(),
   BILLING_URL: envField.url('http://127.0.0.1:8081'),
   SERVICE_TOKEN: envField.serviceToken(),
   ENCRYPTION_KEY: envField.encryptionKey(),
