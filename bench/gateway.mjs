@@ -20,7 +20,7 @@ import path from 'node:path';
 import { costOf, formatAmount, parseAmount, ZERO_USAGE } from '@creditgate/contracts';
 import { DEFAULT_PG, DEFAULT_REDIS, loadCatalog } from '@creditgate/runtime';
 import { createTRPCClient, httpLink } from '@trpc/client';
-import { diffCounts, openRedis, pgTransactions, redisCommandCounts } from './lib/backends.mjs';
+import { diffCounts, openRedis, pgTransactions, redisCounters } from './lib/backends.mjs';
 import { percentile, round, runLoad } from './lib/load.mjs';
 import { cpuMs, loadAverage, peakRssMb, pidsNamed, resetPeakRss } from './lib/procstat.mjs';
 import { BenchStack, clearRedisPrefix, recreateDatabases, ROOT } from './lib/stack.mjs';
@@ -208,7 +208,7 @@ async function runBenchmark(stack) {
       for (const name of names) {
         const target = targets()[name];
         const groups = processGroups();
-        const redisBefore = await redisCommandCounts(redis);
+        const redisBefore = await redisCounters(redis);
         const before = cpuSnapshot(groups);
         const slice = await runLoad({
           url: target.url,
@@ -219,7 +219,7 @@ async function runBenchmark(stack) {
           verify,
         });
         const after = cpuSnapshot(groups);
-        const redisCalls = diffCounts(redisBefore, await redisCommandCounts(redis));
+        const redisCalls = diffCounts(redisBefore, await redisCounters(redis));
 
         const acc = perTarget[name];
         for (const key of Object.keys(acc.totals)) acc.totals[key] += slice[key];
@@ -244,7 +244,9 @@ async function runBenchmark(stack) {
         Object.entries(acc.cpu).map(([label, ms]) => [label, perRequest(ms)]),
       );
       // Server-wide counts: the bench's own INFO calls and any other client are included.
-      const byCommand = Object.entries(acc.redis).sort((a, b) => b[1] - a[1]);
+      const { '(connections)': connections = 0, ...commands } = acc.redis;
+      out[name].redisConnectionsPerRequest = perRequest(connections);
+      const byCommand = Object.entries(commands).sort((a, b) => b[1] - a[1]);
       out[name].redisCommandsPerRequest = {
         total: perRequest(byCommand.reduce((sum, [, calls]) => sum + calls, 0)),
         ...Object.fromEntries(

@@ -14,6 +14,13 @@ export async function redisCommandCounts(redis) {
   return counts;
 }
 
+/** Connections Redis has accepted so far (`INFO stats`), with the command counts. */
+export async function redisCounters(redis) {
+  const [commands, stats] = await Promise.all([redisCommandCounts(redis), redis.info('stats')]);
+  const connections = Number(/^total_connections_received:(\d+)/m.exec(stats)?.[1] ?? 0);
+  return { ...commands, '(connections)': connections };
+}
+
 export function diffCounts(before, after) {
   const out = {};
   for (const [name, calls] of Object.entries(after)) {
