@@ -92,7 +92,10 @@ function scale(price: bigint, multiplier: number): bigint {
   return (price * numerator + denominator - 1n) / denominator;
 }
 
-/** Validates a parsed catalog file and derives every channel price. Throws a ZodError on bad input. */
+/**
+ * Validates a parsed catalog file and derives every channel price.
+ * Throws a ZodError on bad input.
+ */
 export function buildCatalog(raw: unknown): Catalog {
   const parsed = catalogSchema.parse(raw);
   const models = parsed.models.map((model): PlatformModel => {

@@ -10,7 +10,10 @@ export const MINOR_PER_CREDIT = 10n ** BigInt(MINOR_DIGITS);
 
 const DECIMAL_RE = /^(-)?(\d{1,19})(?:\.(\d{1,9}))?$/;
 
-/** Parses a decimal credit amount ("1.5", "-0.000000001") into minor units. Throws on anything else. */
+/**
+ * Parses a decimal credit amount ("1.5", "-0.000000001") into minor units.
+ * Throws on anything else.
+ */
 export function parseAmount(text: string): bigint {
   const match = DECIMAL_RE.exec(text.trim());
   if (!match) {

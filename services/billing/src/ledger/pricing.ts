@@ -67,7 +67,10 @@ export class PriceBook {
     return this.platform.get(modelId);
   }
 
-  /** A custom endpoint's pricing when metered: its own entry, else the `*` entry (zero by default). */
+  /**
+   * A custom endpoint's pricing when metered: its own entry, else the `*` entry
+   * (zero by default).
+   */
   customEndpoint(modelId: string): ModelPricing {
     return this.custom.get(modelId) ?? this.custom.get(FALLBACK_KEY)!;
   }

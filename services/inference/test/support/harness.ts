@@ -3,7 +3,6 @@ import { Writable } from 'node:stream';
 import type { BillingRouter } from '@creditgate/billing';
 import { startBilling, loadBillingEnv } from '@creditgate/billing';
 import {
-  decodeStreamEvent,
   INFERENCE_QUEUE,
   newId,
   redisKeys,
@@ -17,6 +16,7 @@ import { createKeyring, createLogger, sealSecret, type Resolver } from '@creditg
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { readWorkerEvents } from '../../../../test/support/inspect.js';
 import { inferenceEnvSchema, startInference, type InferenceHandle } from '../../src/index.js';
 import { createTestDatabase, testRedis } from '../../../../test/support/backends.js';
 import { FixtureServer } from './fixture-server.js';
@@ -229,35 +229,7 @@ export async function startHarness(options: HarnessOptions = {}) {
         events.some((e) => e.type !== 'chunk'),
       timeoutMs = 15_000,
     ): Promise<StreamEvent[]> {
-      const reader = new Redis(redisUrl, { maxRetriesPerRequest: null });
-      const events: StreamEvent[] = [];
-      const deadline = Date.now() + timeoutMs;
-      let cursor = '0';
-      try {
-        while (!until(events)) {
-          const left = deadline - Date.now();
-          if (left <= 0)
-            throw new Error(
-              `timed out waiting for events of ${requestId}: ${JSON.stringify(events)}`,
-            );
-          const answer = await reader.xread(
-            'BLOCK',
-            left,
-            'STREAMS',
-            keys.events(requestId),
-            cursor,
-          );
-          for (const [, entries] of answer ?? []) {
-            for (const [id, fields] of entries) {
-              cursor = id;
-              events.push(decodeStreamEvent(fields));
-            }
-          }
-        }
-        return events;
-      } finally {
-        reader.disconnect();
-      }
+      return readWorkerEvents(redisUrl, prefix, requestId, { until, timeoutMs });
     },
 
     async mint(userId: string, amount: string, currency?: string) {
