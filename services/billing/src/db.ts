@@ -21,6 +21,9 @@ export function createDatabase(connectionString: string, poolSize: number): Data
   // Idle connections are kept open: a new backend compiles the ledger functions and plans
   // their statements again (about 10 ms of Postgres CPU each, measured here).
   const pool = new pg.Pool({ connectionString, max: poolSize, idleTimeoutMillis: 0 });
+  // An idle connection that breaks (Postgres restarted, the database dropped) is discarded by
+  // the pool and the next query opens a new one; without a listener the event ends the process.
+  pool.on('error', () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
