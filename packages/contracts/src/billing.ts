@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { currencyCode, decimalAmount } from './money.js';
-import { usageSchema } from './pricing.js';
+import { tokenCount, usageSchema } from './pricing.js';
 import { REQUEST_ID_RE } from './ids.js';
 
 /**
@@ -30,9 +30,9 @@ export const authorizeInput = z.object({
   modelId: z.string().min(1).max(200),
   routeClass,
   /** Prompt tokens as counted by the gateway's tokenizer. */
-  promptTokens: z.number().int().nonnegative(),
+  promptTokens: tokenCount,
   /** The client's output cap, or null to let billing pick the most the balance affords. */
-  maxOutputTokens: z.number().int().positive().nullable(),
+  maxOutputTokens: tokenCount.positive().nullable(),
 });
 export type AuthorizeInput = z.infer<typeof authorizeInput>;
 

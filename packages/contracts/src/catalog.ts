@@ -1,30 +1,56 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { currencyCode, parseAmount } from './money.js';
+import { currencyCode, formatAmount, MINOR_PER_CREDIT, parseAmount } from './money.js';
+import { MAX_TOKENS } from './pricing.js';
 
 export const PROVIDERS = ['openai', 'openrouter', 'anthropic'] as const;
 export const providerName = z.enum(PROVIDERS);
 export type Provider = z.infer<typeof providerName>;
 
+/**
+ * The highest price per million tokens of any channel: a million credits. With token counts
+ * bounded by MAX_TOKENS, the cost of a whole request then stays within MAX_AMOUNT.
+ */
+export const MAX_PRICE_PER_MILLION = 1_000_000n * MINOR_PER_CREDIT;
+
 /** A price in credits (USD) per million tokens, written as a decimal string or a JSON number. */
 const pricePerMillion = z.union([z.string(), z.number().nonnegative()]).transform((value, ctx) => {
   const text = typeof value === 'number' ? String(value) : value;
+  let minor: bigint;
   try {
-    const minor = parseAmount(text);
-    if (minor < 0n) throw new RangeError('negative');
-    return minor;
+    minor = parseAmount(text);
   } catch {
+    minor = -1n;
+  }
+  if (minor < 0n) {
     ctx.addIssue({ code: 'custom', message: `"${text}" is not a non-negative decimal price` });
     return z.NEVER;
   }
+  if (minor > MAX_PRICE_PER_MILLION) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is above the highest price of ${formatAmount(MAX_PRICE_PER_MILLION)} per million tokens`,
+    });
+    return z.NEVER;
+  }
+  return minor;
 });
+
+/** A multiplier of the input price, written plainly (0.5, 1.25): no exponent, at most 100. */
+const multiplier = (fallback: number) =>
+  z
+    .number()
+    .nonnegative()
+    .max(100)
+    .refine((value) => /^\d+(\.\d{1,9})?$/.test(String(value)), 'must have at most 9 decimals')
+    .default(fallback);
 
 const catalogModel = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'must be a plain model name'),
   provider: providerName,
-  providerModelId: z.string().min(1),
-  contextWindow: z.number().int().positive().default(128_000),
-  maxOutputTokens: z.number().int().positive().default(4_096),
+  providerModelId: z.string().min(1).max(200),
+  contextWindow: z.number().int().positive().max(MAX_TOKENS).default(128_000),
+  maxOutputTokens: z.number().int().positive().max(MAX_TOKENS).default(4_096),
   /** Model-specific currencies, spent before `credit`, in this order. */
   currencies: z.array(currencyCode).default([]),
   prices: z.object({
@@ -38,9 +64,9 @@ const catalogModel = z.object({
   /** Multipliers of the input price used for cache channels without an explicit price. */
   cacheMultipliers: z
     .object({
-      read: z.number().nonnegative().default(0.5),
-      write: z.number().nonnegative().default(1.25),
-      write1h: z.number().nonnegative().default(2),
+      read: multiplier(0.5),
+      write: multiplier(1.25),
+      write1h: multiplier(2),
     })
     .prefault({}),
 });
@@ -54,6 +80,15 @@ export const catalogSchema = z
         ctx.addIssue({ code: 'custom', path: ['models', index, 'id'], message: 'duplicate id' });
       }
       seen.add(model.id);
+      for (const [channel, price] of Object.entries(channelPricesOf(model))) {
+        if (price > MAX_PRICE_PER_MILLION) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', index, 'prices', channel],
+            message: `derived price is above the highest price of ${formatAmount(MAX_PRICE_PER_MILLION)} per million tokens`,
+          });
+        }
+      }
     }
   });
 
@@ -92,6 +127,19 @@ function scale(price: bigint, multiplier: number): bigint {
   return (price * numerator + denominator - 1n) / denominator;
 }
 
+/** Every channel's price: explicit ones as given, cache channels derived from input. */
+function channelPricesOf(model: z.infer<typeof catalogModel>): ChannelPrices {
+  const { prices, cacheMultipliers } = model;
+  return {
+    input: prices.input,
+    output: prices.output,
+    cacheRead: prices.cacheRead ?? scale(prices.input, cacheMultipliers.read),
+    cacheWrite: prices.cacheWrite ?? scale(prices.input, cacheMultipliers.write),
+    cacheWrite1h: prices.cacheWrite1h ?? scale(prices.input, cacheMultipliers.write1h),
+    reasoning: prices.reasoning ?? prices.output,
+  };
+}
+
 /**
  * Validates a parsed catalog file and derives every channel price.
  * Throws a ZodError on bad input.
@@ -99,15 +147,7 @@ function scale(price: bigint, multiplier: number): bigint {
 export function buildCatalog(raw: unknown): Catalog {
   const parsed = catalogSchema.parse(raw);
   const models = parsed.models.map((model): PlatformModel => {
-    const { prices, cacheMultipliers } = model;
-    const channelPrices: ChannelPrices = {
-      input: prices.input,
-      output: prices.output,
-      cacheRead: prices.cacheRead ?? scale(prices.input, cacheMultipliers.read),
-      cacheWrite: prices.cacheWrite ?? scale(prices.input, cacheMultipliers.write),
-      cacheWrite1h: prices.cacheWrite1h ?? scale(prices.input, cacheMultipliers.write1h),
-      reasoning: prices.reasoning ?? prices.output,
-    };
+    const channelPrices = channelPricesOf(model);
     const fingerprint = JSON.stringify(
       Object.entries(channelPrices).map(([channel, price]) => [channel, price.toString()]),
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_TOKENS } from './pricing.js';
 
 export const MAX_MESSAGES = 1_000;
 
@@ -28,14 +29,14 @@ export const chatCompletionRequestSchema = z.object({
     .max(MAX_MESSAGES, `messages may contain at most ${MAX_MESSAGES} entries`),
   stream: z.boolean().default(false),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
+  max_tokens: z.number().int().positive().max(MAX_TOKENS).nullish(),
+  max_completion_tokens: z.number().int().positive().max(MAX_TOKENS).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
-  seed: z.number().int().nullish(),
+  seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
   user: z.string().max(256).nullish(),
   n: z.literal(1).nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
@@ -56,7 +57,7 @@ export const upstreamParamsSchema = chatCompletionRequestSchema
     max_tokens: true,
     max_completion_tokens: true,
   })
-  .extend({ max_tokens: z.number().int().positive().nullable() });
+  .extend({ max_tokens: z.number().int().positive().max(MAX_TOKENS).nullable() });
 export type UpstreamParams = z.infer<typeof upstreamParamsSchema>;
 
 /** OpenAI-style usage as returned to clients, with the cost in credits as OpenRouter reports it. */

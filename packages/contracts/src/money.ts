@@ -11,6 +11,13 @@ export const MINOR_PER_CREDIT = 10n ** BigInt(MINOR_DIGITS);
 const DECIMAL_RE = /^(-)?(\d{1,19})(?:\.(\d{1,9}))?$/;
 
 /**
+ * The largest amount, in minor units, that any input may carry and any account may hold: one
+ * billion credits. Postgres stores amounts as BIGINT (about 9.2 * 10^18); keeping every operand
+ * at or below 10^18 means a sum of two of them, or a balance plus an amount, cannot overflow.
+ */
+export const MAX_AMOUNT = 10n ** 18n;
+
+/**
  * Parses a decimal credit amount ("1.5", "-0.000000001") into minor units.
  * Throws on anything else.
  */
@@ -38,12 +45,22 @@ export function formatAmount(minor: bigint): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
-/** A decimal credit amount on the wire, e.g. "12.5". */
-export const decimalAmount = z.string().refine((text) => DECIMAL_RE.test(text.trim()), {
-  message: `must be a decimal amount with at most ${MINOR_DIGITS} fractional digits`,
-  // Stop here on malformed text: later refinements (positiveAmount) parse the amount.
-  abort: true,
-});
+/** A decimal credit amount on the wire, e.g. "12.5", at most MAX_AMOUNT either side of zero. */
+export const decimalAmount = z
+  .string()
+  .max(40)
+  .refine((text) => DECIMAL_RE.test(text.trim()), {
+    message: `must be a decimal amount with at most ${MINOR_DIGITS} fractional digits`,
+    // Stop here on malformed text: later refinements parse the amount.
+    abort: true,
+  })
+  .refine(
+    (text) => {
+      const minor = parseAmount(text);
+      return minor <= MAX_AMOUNT && minor >= -MAX_AMOUNT;
+    },
+    { message: `must be at most ${formatAmount(MAX_AMOUNT)} credits`, abort: true },
+  );
 
 /** A strictly positive decimal credit amount on the wire. */
 export const positiveAmount = decimalAmount.refine(

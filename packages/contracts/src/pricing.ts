@@ -2,7 +2,21 @@ import { z } from 'zod';
 import type { ChannelPrices } from './catalog.js';
 import { DEFAULT_CURRENCY } from './money.js';
 
-const tokens = z.number().int().nonnegative().max(100_000_000);
+/**
+ * The most tokens any count (prompt, output cap, one usage channel) may carry: far above any
+ * real request, and small enough that tokens times the highest catalog price stays exact and
+ * fits the ledger's columns (32-bit token counts, BIGINT amounts).
+ */
+export const MAX_TOKENS = 100_000_000;
+
+/** A token count on the wire: a whole number from 0 to MAX_TOKENS. */
+export const tokenCount = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_TOKENS, `must be at most ${MAX_TOKENS} tokens`);
+
+const tokens = tokenCount;
 
 /**
  * Token usage per channel. Channels are disjoint: `input` excludes cached and cache-write
@@ -25,6 +39,24 @@ export const USAGE_CHANNELS = [
   'cacheWrite1h',
   'reasoning',
 ] as const satisfies readonly (keyof Usage)[];
+
+/**
+ * Usage with every channel clamped to [0, MAX_TOKENS]: what the worker settles when an upstream
+ * reports figures no real request produces. Returns the channels that were changed.
+ */
+export function clampUsage(usage: Usage): { usage: Usage; clamped: (keyof Usage)[] } {
+  const out = { ...usage };
+  const clamped: (keyof Usage)[] = [];
+  for (const channel of USAGE_CHANNELS) {
+    const value = usage[channel];
+    const bounded = Number.isFinite(value)
+      ? Math.min(MAX_TOKENS, Math.max(0, Math.floor(value)))
+      : 0;
+    if (bounded !== value) clamped.push(channel);
+    out[channel] = bounded;
+  }
+  return { usage: out, clamped };
+}
 
 export const ZERO_USAGE: Usage = {
   input: 0,

@@ -22,9 +22,19 @@ const causeId = z.string().min(1).max(128);
 const actorUserId = userId.optional();
 
 const toMinor = (text: string) => parseAmount(text);
-const dateInput = z
+/** Cursors are entry sequence numbers, a Postgres BIGINT. */
+const MAX_CURSOR = 2n ** 63n - 1n;
+/**
+ * An ISO date or date-time between the years 1 and 9999: what Postgres timestamps and
+ * JavaScript dates both hold, so a valid-looking date never fails in the query.
+ */
+export const dateInput = z
   .union([z.iso.date(), z.iso.datetime({ offset: true })])
-  .transform((text) => new Date(text));
+  .transform((text) => new Date(text))
+  .refine((date) => {
+    const year = date.getUTCFullYear();
+    return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
+  }, 'must be a real date between the years 1 and 9999');
 
 export const capabilityName = z.enum(['overspend', 'admin', 'mint', 'send']);
 
@@ -65,6 +75,7 @@ export const historyInput = z.object({
   cursor: z
     .string()
     .regex(/^\d{1,19}$/, 'is not a cursor from a previous page')
+    .refine((text) => BigInt(text) <= MAX_CURSOR, 'is not a cursor from a previous page')
     .optional(),
 });
 
@@ -75,10 +86,7 @@ export const requestInput = z.object({ requestId, userId });
 export const grantInput = z.object({
   userId,
   capability: capabilityName,
-  expiresAt: z.iso
-    .datetime({ offset: true })
-    .transform((text) => new Date(text))
-    .optional(),
+  expiresAt: dateInput.optional(),
   actorUserId,
 });
 

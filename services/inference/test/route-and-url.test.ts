@@ -10,6 +10,7 @@ import {
   classifyFailure,
   retryAfterMs,
   safeMessage,
+  WITHHELD_MESSAGE,
   StreamTimeout,
 } from '../src/upstream/errors.js';
 
@@ -129,9 +130,34 @@ describe('retries and messages', () => {
     );
     expect(message).not.toMatch(/sk-proj|10\.0\.0\.5|https?:|fd00/);
     expect(message).toContain('Incorrect API key provided');
-    expect(safeMessage('the key my-secret-key is wrong', ['my-secret-key'])).toBe(
-      'the key [redacted] is wrong',
+    expect(safeMessage('the key my-secret-key is wrong', ['my-secret-key'])).toBe(WITHHELD_MESSAGE);
+  });
+
+  it('withholds a message that echoes any form or fragment of a secret of the request', () => {
+    const key = 'sk-live-Zq8Xw3Pv7Rt2Yn6Mb4Kd';
+    const fragment = key.slice(9, 19);
+    const echoes = {
+      verbatim: `bad key ${key}`,
+      fragment: `key ending ${fragment} is unknown`,
+      spaced: `key: ${key.split('').join(' ')}`,
+      separated: `key: ${key.slice(0, 12)}...${key.slice(12).split('').join('-')}`,
+      uppercased: `KEY ${key.toUpperCase()}`,
+      base64: `auth ${Buffer.from(key).toString('base64')}`,
+      base64Fragment: `auth ${Buffer.from(key.slice(5, 17)).toString('base64')}`,
+      base64url: `auth ${Buffer.from(key.slice(1)).toString('base64url')}`,
+      hex: `auth 0x${Buffer.from(key.slice(4, 14)).toString('hex')}`,
+      hexUpper: `auth ${Buffer.from(key).toString('hex').toUpperCase()}`,
+      urlEncoded: `auth ${encodeURIComponent(key).replace(/[A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}`,
+    };
+    for (const [form, text] of Object.entries(echoes)) {
+      expect(safeMessage(text, [key]), form).toBe(WITHHELD_MESSAGE);
+    }
+    // Other secrets of the request count too; unrelated text and short common runs pass.
+    expect(safeMessage(`x ${Buffer.from(key).toString('hex')}`, ['other-secret', key])).toBe(
+      WITHHELD_MESSAGE,
     );
+    expect(safeMessage('model overloaded, try later', [key])).toBe('model overloaded, try later');
+    expect(safeMessage('the live key was refused', [key])).toBe('the live key was refused');
   });
 
   it('decides every failure: code, kind and whether a retry may help', () => {

@@ -202,6 +202,7 @@ describe('usage', () => {
     expect(result).toEqual({
       usage: expect.objectContaining({ input: 0, output: 0 }),
       estimated: false,
+      clamped: [],
     });
   });
 });

@@ -1,4 +1,4 @@
-import { AppError, formatAmount, newId } from '@creditgate/contracts';
+import { AppError, formatAmount, MAX_AMOUNT, newId } from '@creditgate/contracts';
 import type { EntryKind } from '../generated/prisma/client.js';
 import { requireActor } from './capabilities.js';
 import type { Ledger } from './context.js';
@@ -14,6 +14,13 @@ export interface BalanceChange {
   available: string;
 }
 
+function balanceOutOfRange(): AppError {
+  return new AppError(
+    'invalid_request_error',
+    `the balance would leave the range of ±${formatAmount(MAX_AMOUNT)} credits an account can hold`,
+  );
+}
+
 /**
  * Writes one balance entry (mint or tally) and applies it to the account in the same statement,
  * creating the account on first use.
@@ -25,19 +32,25 @@ async function applyEntry(
 ): Promise<BalanceChange> {
   const now = ledger.now();
   const entryId = newId('entry');
+  // Amounts are at most MAX_AMOUNT (the input schemas) and so are balances (the WHERE below), so
+  // the sum cannot overflow BIGINT; a change that would take the balance past the bound writes
+  // nothing, the entry included (it is inserted only for the account row that was updated).
   const rows = await ledger.db.$queryRaw<{ balance: bigint; held: bigint }[]>`
     WITH account AS (
       INSERT INTO accounts AS a (user_id, currency, balance, held, created_at, updated_at)
       VALUES (${input.userId}, ${input.currency}, ${input.amount}::bigint, 0, ${now}, ${now})
       ON CONFLICT (user_id, currency)
       DO UPDATE SET balance = a.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at
+      WHERE a.balance + EXCLUDED.balance BETWEEN ${-MAX_AMOUNT}::bigint AND ${MAX_AMOUNT}::bigint
       RETURNING a.balance, a.held
     ), entry AS (
       INSERT INTO entries (id, created_at, kind, user_id, currency, amount, reason, cause_id)
-      VALUES (${entryId}, ${now}, ${kind}::entry_kind, ${input.userId}, ${input.currency},
-              ${input.amount}::bigint, ${input.reason}, ${input.causeId ?? null})
+      SELECT ${entryId}, ${now}, ${kind}::entry_kind, ${input.userId}, ${input.currency},
+             ${input.amount}::bigint, ${input.reason}, ${input.causeId ?? null}
+      FROM account
     )
     SELECT balance, held FROM account`;
+  if (rows.length === 0) throw balanceOutOfRange();
   const { balance, held } = rows[0]!;
   return {
     entryId,
@@ -137,6 +150,7 @@ export async function send(
       WHERE currency = ${input.currency} AND user_id IN (${input.fromUserId}, ${input.toUserId})
       ORDER BY user_id FOR UPDATE`;
     const sender = locked.find((row) => row.user_id === input.fromUserId);
+    const receiver = locked.find((row) => row.user_id === input.toUserId);
     const available = sender ? sender.balance - sender.held : 0n;
     if (available < input.amount) {
       throw new AppError(
@@ -147,6 +161,7 @@ export async function send(
         },
       );
     }
+    if ((receiver?.balance ?? 0n) + input.amount > MAX_AMOUNT) throw balanceOutOfRange();
 
     await tx.$executeRaw`
       UPDATE accounts SET

@@ -4,6 +4,7 @@ import {
   affordableOutputTokens,
   ceilingOf,
   formatAmount,
+  MAX_TOKENS,
   newId,
   type AuthorizeInput,
   type AuthorizeResult,
@@ -18,9 +19,6 @@ export interface AuthorizeOutcome {
   /** True when the answer is the stored one of an earlier identical call. */
   replayed: boolean;
 }
-
-/** Token counts are stored as 32-bit integers; no real request comes near this. */
-const MAX_TOKENS = 100_000_000;
 
 /**
  * Attempts at a clamped hold before giving up. Each failed attempt means another request took
@@ -58,6 +56,8 @@ function resolveRoute(ledger: Ledger, input: AuthorizeInput): Route {
  * included, is stored under the request id, so a retry gets the same answer.
  */
 export async function authorize(ledger: Ledger, input: AuthorizeInput): Promise<AuthorizeOutcome> {
+  // The contract bounds both already; checked again because token counts are stored as 32-bit
+  // integers and ledger functions may be called without it.
   if (input.promptTokens > MAX_TOKENS || (input.maxOutputTokens ?? 0) > MAX_TOKENS) {
     throw new AppError(
       'invalid_request_error',

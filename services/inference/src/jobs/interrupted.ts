@@ -20,7 +20,7 @@ export async function settleInterrupted(
 ): Promise<JobOutcome> {
   const text = new AnswerText();
   for (const data of chunks) text.addChunk(JSON.parse(data) as { choices?: unknown });
-  const { usage } = await resolveUsage({
+  const { usage, clamped } = await resolveUsage({
     reported: null,
     accepted: true,
     content: text.content,
@@ -35,7 +35,7 @@ export async function settleInterrupted(
     ctx.settlement,
   );
   log.warn(
-    { chunks: chunks.length, usage, settle: settled.kind },
+    { chunks: chunks.length, usage, clamped, settle: settled.kind },
     'request interrupted by a worker failure after streaming; settled as aborted',
   );
   await writer.publish({

@@ -154,13 +154,19 @@ async function finish(
   log: Logger,
   timings: { firstTokenMs?: number; relayMs: number },
 ): Promise<JobOutcome> {
-  const { usage, estimated } = await resolveUsage({
+  const { usage, estimated, clamped } = await resolveUsage({
     reported: result.reported,
     accepted: result.accepted,
     content: result.content,
     reasoning: result.reasoning,
     messages: job.params.messages,
   });
+  if (clamped.length > 0) {
+    log.warn(
+      { channels: clamped, reported: result.reported?.usage },
+      'the upstream reported usage beyond the bound; settling the bound',
+    );
+  }
 
   const settleStarted = performance.now();
   const settled = await settleRequest(

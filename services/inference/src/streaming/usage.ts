@@ -1,4 +1,4 @@
-import { ZERO_USAGE, type InferenceJob, type Usage } from '@creditgate/contracts';
+import { clampUsage, ZERO_USAGE, type InferenceJob, type Usage } from '@creditgate/contracts';
 import { countPromptTokens, countTokens } from './tokens.js';
 
 /** Usage as an upstream reported it, already split into our disjoint channels. */
@@ -67,14 +67,29 @@ export interface UsageEvidence {
   messages: InferenceJob['params']['messages'];
 }
 
+export interface ResolvedUsage {
+  usage: Usage;
+  estimated: boolean;
+  /** Channels whose figure was above MAX_TOKENS (or not a count) and was clamped to the bound. */
+  clamped: (keyof Usage)[];
+}
+
 /**
- * The usage to settle. Reported usage wins; reasoning text the upstream did not count
- * separately is counted and moved from output to reasoning (never more than it reported).
- * Without any report, prompt and output are counted with the tokenizer and marked estimated.
+ * The usage to settle, every channel within the contract's bound. A hostile or broken upstream
+ * can report any figure; settling the bound instead of refusing keeps the request billed once,
+ * where a refused settle would leave it unbilled.
  */
-export async function resolveUsage(
-  evidence: UsageEvidence,
-): Promise<{ usage: Usage; estimated: boolean }> {
+export async function resolveUsage(evidence: UsageEvidence): Promise<ResolvedUsage> {
+  const { usage, estimated } = await usageOf(evidence);
+  return { ...clampUsage(usage), estimated };
+}
+
+/**
+ * Reported usage wins; reasoning text the upstream did not count separately is counted and
+ * moved from output to reasoning (never more than it reported). Without any report, prompt and
+ * output are counted with the tokenizer and marked estimated.
+ */
+async function usageOf(evidence: UsageEvidence): Promise<{ usage: Usage; estimated: boolean }> {
   const { reported } = evidence;
   if (reported) {
     const usage = { ...reported.usage };

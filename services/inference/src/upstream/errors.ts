@@ -2,6 +2,7 @@ import { APIError as AnthropicApiError } from '@anthropic-ai/sdk';
 import { isIP } from 'node:net';
 import { SsrfError } from '@creditgate/runtime';
 import { APIError as OpenAiApiError } from 'openai';
+import { echoesSecret } from './secret-echo.js';
 
 /** The stream was cut: truncated JSON, or the body ended before the answer was complete. */
 export class BrokenStreamError extends Error {
@@ -105,14 +106,19 @@ const IPV4_RE = /\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g;
 const IPV6_RE = /\[?(?:[0-9a-f]{0,4}:){2,7}[0-9a-f.]{0,15}\]?(?::\d+)?/gi;
 const KEY_RE = /\b(?:sk|pk|rk|cg|key|token)[-_][A-Za-z0-9_*.-]{6,}/gi;
 
+/** What is shown instead of an upstream message that repeats a credential of the request. */
+export const WITHHELD_MESSAGE =
+  'the upstream message was withheld because it repeated a credential';
+
 /**
  * An upstream's own error message, made safe to show to the client: no URL, no address, nothing
- * that looks like a key, and none of the secrets this request carried.
+ * that looks like a key, and nothing at all when it echoes any form of the secrets this request
+ * carried (see echoesSecret).
  */
 export function safeMessage(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
-  out = out
+  if (echoesSecret(text, secrets)) return WITHHELD_MESSAGE;
+  const out = text
+    .slice(0, 2_000)
     .replace(URL_RE, '[url]')
     .replace(IPV4_RE, '[address]')
     .replace(IPV6_RE, (match) => (isIP(match.replace(/^\[|\](:\d+)?$/g, '')) ? '[address]' : match))
