@@ -51,6 +51,13 @@ export const envField = {
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
   serviceToken: () =>
     z.string().min(16, 'must be at least 16 characters').default('dev-service-token-change-me'),
+  /** A token that may read `/metrics` and nothing else; unset, only the service token may. */
+  metricsToken: () =>
+    z
+      .string()
+      .optional()
+      .transform((value) => (value?.trim() ? value.trim() : undefined))
+      .pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   encryptionKey: () =>
     z
       .string()

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { tokensEqual } from './secrets.js';
 
 /** One registry per process, with process metrics and the HTTP duration histogram. */
 export function createMetrics(service: string) {
@@ -18,6 +19,16 @@ export function createMetrics(service: string) {
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 
+interface MetricsReply {
+  type(t: string): unknown;
+  code(status: number): MetricsReply;
+  send(body: unknown): unknown;
+}
+
+interface MetricsRequest {
+  headers: Record<string, string | string[] | undefined>;
+}
+
 /** The slice of a Fastify instance the HTTP metrics need (kept structural: no fastify import). */
 interface HookHost {
   addHook(
@@ -29,12 +40,45 @@ interface HookHost {
   ): unknown;
   get(
     path: string,
-    handler: (req: unknown, reply: { type(t: string): unknown }) => unknown,
+    options: { onRequest: (req: MetricsRequest, reply: MetricsReply) => Promise<unknown> },
+    handler: (req: unknown, reply: MetricsReply) => unknown,
   ): unknown;
 }
 
-/** Records every response in the histogram and serves `GET /metrics`. */
-export function installHttpMetrics(app: HookHost, metrics: Metrics): void {
+/**
+ * Who may scrape `/metrics`: callers presenting the service token, or the operator's separate
+ * `METRICS_TOKEN` (so a Prometheus outside the stack needs no credential that can call billing).
+ */
+export interface MetricsAccess {
+  serviceToken: string;
+  metricsToken?: string | undefined;
+}
+
+/** The token a scraper presents: `Authorization: Bearer <token>`, or `x-service-token`. */
+function presentedToken(headers: MetricsRequest['headers']): string | undefined {
+  const authorization = headers.authorization;
+  if (typeof authorization === 'string' && /^bearer /i.test(authorization)) {
+    return authorization.slice(7).trim();
+  }
+  const serviceToken = headers['x-service-token'];
+  return typeof serviceToken === 'string' ? serviceToken : undefined;
+}
+
+/** True when the request carries one of the accepted tokens (compared in constant time). */
+export function metricsAllowed(headers: MetricsRequest['headers'], access: MetricsAccess): boolean {
+  const presented = presentedToken(headers);
+  // Both comparisons always run, so the answer's timing does not say which token matched.
+  const service = tokensEqual(presented, access.serviceToken);
+  const operator = access.metricsToken ? tokensEqual(presented, access.metricsToken) : false;
+  return service || operator;
+}
+
+/**
+ * Records every response in the histogram and serves `GET /metrics`. Metrics describe traffic
+ * (models, outcomes, queue depth), so they need a token like any other private surface; a
+ * refusal is a 401 in the OpenAI error envelope every creditgate surface uses.
+ */
+export function installHttpMetrics(app: HookHost, metrics: Metrics, access: MetricsAccess): void {
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
       {
@@ -45,7 +89,17 @@ export function installHttpMetrics(app: HookHost, metrics: Metrics): void {
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', async (_req, reply) => {
+  const guard = async (request: MetricsRequest, reply: MetricsReply) => {
+    if (metricsAllowed(request.headers, access)) return;
+    return reply.code(401).send({
+      error: {
+        message: 'metrics need Authorization: Bearer <SERVICE_TOKEN or METRICS_TOKEN>',
+        type: 'authentication_error',
+        code: 'invalid_api_key',
+      },
+    });
+  };
+  app.get('/metrics', { onRequest: guard }, async (_req, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -74,7 +74,10 @@ async function serve(
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 5000 },
   });
-  installHttpMetrics(app, metrics);
+  installHttpMetrics(app, metrics, {
+    serviceToken: env.SERVICE_TOKEN,
+    metricsToken: env.METRICS_TOKEN,
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     try {

@@ -44,6 +44,7 @@ export const billingEnvSchema = z.object({
    */
   BILLING_DB_POOL_SIZE: envField.positiveInt(10),
   SERVICE_TOKEN: envField.serviceToken(),
+  METRICS_TOKEN: envField.metricsToken(),
   CATALOG_PATH: z.string().min(1).default(DEFAULT_CATALOG_PATH),
   HOLD_TTL_SECONDS: envField.positiveInt(600),
   HOLD_SWEEP_INTERVAL_MS: envField.ms(30_000),

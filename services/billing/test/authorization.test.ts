@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  SERVICE_TOKEN,
   centRequest,
   errorOf,
   requestIdFor,
@@ -112,7 +113,11 @@ describe('platform requests', () => {
       held: { credit: '0' },
     });
 
-    const metrics = await (await fetch(`${stack.billing.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${stack.billing.url}/metrics`, {
+        headers: { authorization: `Bearer ${SERVICE_TOKEN}` },
+      })
+    ).text();
     expect(metrics).toMatch(/billing_hold_overshoot_total\{model="flat",service="billing"\} 1/);
     expect(metrics).toMatch(/billing_credits_burned_total\{currency="credit",model="flat"/);
   });

@@ -73,11 +73,16 @@ describe('after every refused call', () => {
 });
 
 describe('health endpoints', () => {
-  it('answers liveness, readiness and metrics without the token', async () => {
-    const get = (path: string) => fetch(`${stack.billing.url}${path}`);
+  it('answers liveness and readiness without the token, metrics only with it', async () => {
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${stack.billing.url}${path}`, { headers });
     expect((await get('/healthz')).status).toBe(200);
     expect(await (await get('/readyz')).json()).toEqual({ status: 'ready' });
-    const metrics = await (await get('/metrics')).text();
+    expect((await get('/metrics')).status).toBe(401);
+    expect((await get('/metrics', { authorization: `Bearer ${SERVICE_TOKEN}x` })).status).toBe(401);
+    const metrics = await (
+      await get('/metrics', { authorization: `Bearer ${SERVICE_TOKEN}` })
+    ).text();
     expect(metrics).toContain('billing_open_holds');
     expect(metrics).toContain('http_request_duration_seconds');
   });

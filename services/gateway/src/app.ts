@@ -122,7 +122,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
 
   registerHealthRoutes(app, deps);
-  installHttpMetrics(app, deps.metrics);
+  installHttpMetrics(app, deps.metrics, {
+    serviceToken: env.SERVICE_TOKEN,
+    metricsToken: env.METRICS_TOKEN,
+  });
 
   // The public API: rate limited per API key, in its own scope so health and metrics are not.
   await app.register(async (api) => {

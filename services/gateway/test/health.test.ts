@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../../test/support/stack.js';
+import { SERVICE_TOKEN, startStack, type Stack } from '../../../test/support/stack.js';
 
 let stack: Stack;
 
@@ -48,7 +48,11 @@ describe('health, readiness and metrics', () => {
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
       .catch(() => undefined);
 
-    const text = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    const text = await (
+      await fetch(`${stack.gateway.url}/metrics`, {
+        headers: { authorization: `Bearer ${SERVICE_TOKEN}` },
+      })
+    ).text();
     expect(text).toMatch(/http_request_duration_seconds_count\{.*route="\/v1\/chat\/completions"/);
     expect(text).toMatch(
       /gateway_authorizations_total\{decision="denied",reason="insufficient_credits"/,

@@ -124,7 +124,7 @@ export async function startInference(
   const http = buildHttpServer(
     metrics,
     { ready: async () => !closing && worker.isRunning() && (await redis.ping()) === 'PONG' },
-    env.SERVICE_TOKEN,
+    { serviceToken: env.SERVICE_TOKEN, metricsToken: env.METRICS_TOKEN },
   );
   await http.listen({ port: env.INFERENCE_PORT, host: env.INFERENCE_HOST });
   const address = http.server.address();

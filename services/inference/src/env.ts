@@ -13,6 +13,7 @@ export const inferenceEnvSchema = z.object({
   QUEUE_PREFIX: envField.queuePrefix(),
   BILLING_URL: envField.url('http://127.0.0.1:8081'),
   SERVICE_TOKEN: envField.serviceToken(),
+  METRICS_TOKEN: envField.metricsToken(),
   ENCRYPTION_KEY: envField.encryptionKey(),
   /** Retired encryption keys, comma separated; they still open what they sealed. */
   ENCRYPTION_KEYS_OLD: z.string().default(''),
