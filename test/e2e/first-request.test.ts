@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseAmount } from '@creditgate/contracts';
+import { clientRequestId, parseAmount } from '@creditgate/contracts';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamReply } from '../support/fake-upstream.js';
@@ -112,7 +112,7 @@ describe("a newcomer's first requests", () => {
     // The worker removes finished jobs, so counts alone could miss one that came and went:
     // BullMQ's event log records every job ever added.
     const queueLog = await stack.redis.xrange(stack.queue.keys.events!, '-', '+');
-    expect(JSON.stringify(queueLog)).not.toContain(requestId);
+    expect(JSON.stringify(queueLog)).not.toContain(clientRequestId(newcomer.apiKey, requestId));
     expect(stack.upstream.requests(OPENAI_SCENARIO)).toEqual([]);
   });
 

@@ -1,3 +1,4 @@
+import { clientRequestId } from '@creditgate/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorReply, gate, streamReply } from '../support/fake-upstream.js';
 import {
@@ -247,7 +248,7 @@ describe('exercising every route and error path', () => {
     await abandoned.body!.getReader().read();
     controller.abort();
     await stack.upstream.disconnected('hangs');
-    await stack.workerEvents('req_sweep_abandoned');
+    await stack.workerEvents(clientRequestId(owner.apiKey, 'req_sweep_abandoned'));
 
     const statuses = await Promise.all([
       chat(owner.apiKey, { model: 'no-such-model', messages: hello }),

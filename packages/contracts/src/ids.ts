@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** Prefixes make a pasted id say what it is. */
 export const ID_PREFIX = {
@@ -13,13 +13,32 @@ export type IdKind = keyof typeof ID_PREFIX;
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
-/** A random id such as `req_3k9x...`: 20 base-36 characters, about 103 bits. */
-export function newId(kind: IdKind): string {
-  const bytes = randomBytes(20);
+function idFrom(kind: IdKind, bytes: Uint8Array): string {
   let body = '';
-  for (const byte of bytes) body += ALPHABET[byte % 36];
+  for (const byte of bytes.subarray(0, 20)) body += ALPHABET[byte % 36];
   return `${ID_PREFIX[kind]}_${body}`;
 }
 
-/** Request ids accepted from clients (`x-request-id`): printable, bounded, no spaces. */
+/** A random id such as `req_3k9x...`: 20 base-36 characters, about 103 bits. */
+export function newId(kind: IdKind): string {
+  return idFrom(kind, randomBytes(20));
+}
+
+/** Request ids as services pass them to each other (billing, queue, event streams). */
 export const REQUEST_ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * What a client may send as `x-request-id`: 8 to 128 letters, digits or `_ . : -` (a UUID
+ * fits). Shorter ids are refused: they are guessed or repeated by accident too easily.
+ */
+export const CLIENT_REQUEST_ID_RE = /^[A-Za-z0-9_.:-]{8,128}$/;
+
+/**
+ * The request id of a request whose client sent `x-request-id`: derived from that value and
+ * the API key it came with. Each key has its own namespace, so no caller can take, collide
+ * with or probe another caller's ids, while the same key sending the same value gets the same
+ * id (which billing then refuses as a reuse). Shaped like `newId('request')`.
+ */
+export function clientRequestId(apiKey: string, clientValue: string): string {
+  return idFrom('request', createHmac('sha256', apiKey).update(clientValue).digest());
+}

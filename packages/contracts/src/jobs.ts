@@ -8,6 +8,16 @@ import { usageSchema } from './pricing.js';
 export const INFERENCE_QUEUE = 'inference';
 
 /**
+ * What BullMQ keeps of a finished job. A completed job goes at once. A failed one stays a day
+ * (for the failed-jobs gauge and for operators), but only as `RetainedJob`: the worker strips
+ * the prompt, parameters and sealed secrets from a job the moment it fails.
+ */
+export const JOB_RETENTION = {
+  removeOnComplete: true,
+  removeOnFail: { age: 24 * 3600, count: 10_000 },
+} as const;
+
+/**
  * Where the worker sends the request. Secrets travel sealed (see `sealSecret` in
  * @creditgate/runtime): the job payload in Redis never holds a plaintext key.
  */
@@ -43,6 +53,39 @@ export const inferenceJobSchema = z.object({
   createdAt: z.number().int(),
 });
 export type InferenceJob = z.infer<typeof inferenceJobSchema>;
+
+/** What a failed job keeps in Redis: who, which model and route, never prompt or secrets. */
+export interface RetainedJob {
+  requestId: string | null;
+  userId: string | null;
+  modelId: string | null;
+  route: { kind: string | null; provider: string | null; providerModelId: string | null };
+  reason: string | null;
+  createdAt: number | null;
+  redacted: true;
+}
+
+/** Reduces any job payload, valid or not, to what may stay in Redis after it failed. */
+export function retainedJob(data: unknown): RetainedJob {
+  const record = (value: unknown): Record<string, unknown> =>
+    typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 200) : null);
+  const job = record(data);
+  const route = record(job.route);
+  return {
+    requestId: text(job.requestId),
+    userId: text(job.userId),
+    modelId: text(job.modelId),
+    route: {
+      kind: text(route.kind),
+      provider: text(route.provider),
+      providerModelId: text(route.providerModelId),
+    },
+    reason: text(record(job.decision).reason),
+    createdAt: typeof job.createdAt === 'number' ? job.createdAt : null,
+    redacted: true,
+  };
+}
 
 /**
  * Events the worker appends to the request's Redis stream, read by the gateway in order.

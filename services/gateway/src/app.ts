@@ -9,7 +9,11 @@ import type { GatewayEnv } from './env.js';
 import { isServerFailure, toAppError } from './errors.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { registerRateLimit } from './http/rate-limit.js';
-import { installRequestContext, requestIdFor } from './http/request-context.js';
+import {
+  installRequestContext,
+  refuseMalformedRequestId,
+  requestIdFor,
+} from './http/request-context.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { OUTPUT_CLAMPED_HEADER } from './routes/v1/chat-completions.js';
 import { v1Routes } from './routes/v1/index.js';
@@ -129,6 +133,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   // The public API: rate limited per API key, in its own scope so health and metrics are not.
   await app.register(async (api) => {
+    refuseMalformedRequestId(api);
     await registerRateLimit(api, {
       redis: deps.redis,
       keyPrefix: redisKeys(env.QUEUE_PREFIX).rateLimit,

@@ -1,3 +1,4 @@
+import { clientRequestId } from '@creditgate/contracts';
 import OpenAI from 'openai';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../src/index.js';
@@ -114,15 +115,52 @@ describe('API key authentication', () => {
     });
   });
 
-  it('carries an x-request-id on every response, echoing a valid incoming one', async () => {
-    const own = await fetch(`${stack.gateway.url}/v1/models`, {
-      headers: { 'x-request-id': 'trace-abc.123' },
+  it('carries an x-request-id on every response, derived from a valid incoming one and the key', async () => {
+    const user = await stack.createUser();
+    const get = (headers: Record<string, string>) =>
+      fetch(`${stack.gateway.url}/v1/models`, { headers });
+    const own = await get({
+      authorization: `Bearer ${user.apiKey}`,
+      'x-request-id': 'trace-abc.123',
     });
-    expect(own.headers.get('x-request-id')).toBe('trace-abc.123');
+    expect(own.status).toBe(200);
+    expect(own.headers.get('x-request-id')).toBe(clientRequestId(user.apiKey, 'trace-abc.123'));
+    expect(own.headers.get('x-request-id')).toMatch(/^req_[0-9a-z]{20}$/);
+    const fresh = await get({ authorization: `Bearer ${user.apiKey}` });
+    expect(fresh.headers.get('x-request-id')).toMatch(/^req_[0-9a-z]{20}$/);
 
-    const invalid = await fetch(`${stack.gateway.url}/healthz`, {
+    const probe = await fetch(`${stack.gateway.url}/healthz`, {
       headers: { 'x-request-id': 'has spaces in it' },
     });
-    expect(invalid.headers.get('x-request-id')).toMatch(/^req_[0-9a-z]{20}$/);
+    expect(probe.headers.get('x-request-id')).toMatch(/^req_[0-9a-z]{20}$/);
+  });
+
+  it('refuses a malformed x-request-id on the API with 400, before anything runs', async () => {
+    const user = await stack.createUser();
+    for (const value of [
+      'abc',
+      'has spaces in it',
+      'x'.repeat(129),
+      'ünïcode-id-1',
+      'a/b/c/d/e/f',
+    ]) {
+      const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${user.apiKey}`,
+          'content-type': 'application/json',
+          'x-request-id': value,
+        },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(response.status, value).toBe(400);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(
+        /x-request-id must be 8 to 128/,
+      );
+    }
+    const trpc = await fetch(`${stack.gateway.url}/trpc/models.list`, {
+      headers: { authorization: `Bearer ${user.apiKey}`, 'x-request-id': 'abc' },
+    });
+    expect(trpc.status).toBe(400);
   });
 });

@@ -1,4 +1,4 @@
-import { INFERENCE_QUEUE, redisKeys } from '@creditgate/contracts';
+import { clientRequestId, INFERENCE_QUEUE, redisKeys } from '@creditgate/contracts';
 import { QueueEvents } from 'bullmq';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,49 @@ describe('POST /v1/chat/completions before the queue', () => {
     expect(await jobCount()).toBe(before);
   });
 
+  it('gives every API key its own x-request-id namespace: no squatting, no reading across users', async () => {
+    const [alice, mallory] = [await stack.createUser('alice'), await stack.createUser('mallory')];
+    const send = (apiKey: string) =>
+      fetch(`${stack.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          'content-type': 'application/json',
+          'x-request-id': 'order-0001-retry',
+        },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
+      });
+
+    // Mallory uses the id first; Alice's request with it is still hers, and only her own reuse
+    // of it is a conflict.
+    const squat = await send(mallory.apiKey);
+    expect(squat.status).toBe(402);
+    const own = await send(alice.apiKey);
+    expect(own.status).toBe(402);
+    expect(own.headers.get('x-request-id')).not.toBe(squat.headers.get('x-request-id'));
+    expect((await send(alice.apiKey)).status).toBe(409);
+
+    // Alice's request id, once known, shows Mallory nothing: answered like an unknown id.
+    const aliceId = own.headers.get('x-request-id')!;
+    const peek = await fetch(`${stack.gateway.url}/v1/generation?id=${aliceId}`, {
+      headers: { authorization: `Bearer ${mallory.apiKey}` },
+    });
+    expect(peek.status).toBe(404);
+    const unknown = await fetch(`${stack.gateway.url}/v1/generation?id=req_00000000000000000000`, {
+      headers: { authorization: `Bearer ${mallory.apiKey}` },
+    });
+    expect(((await peek.json()) as { error: { message: string } }).error.message).toBe(
+      ((await unknown.json()) as { error: { message: string } }).error.message.replace(
+        'req_00000000000000000000',
+        aliceId,
+      ),
+    );
+    const mine = await fetch(`${stack.gateway.url}/v1/generation?id=${aliceId}`, {
+      headers: { authorization: `Bearer ${alice.apiKey}` },
+    });
+    expect(((await mine.json()) as { data: { status: string } }).data.status).toBe('denied');
+  });
+
   it('says how many output tokens the balance affords when max_tokens is too much for it', async () => {
     const user = await stack.createUser();
     await stack.mint(user.userId, '0.0001');
@@ -172,9 +215,10 @@ describe('POST /v1/chat/completions before the queue', () => {
     });
     // Nobody works the queue here: the request times out after being enqueued.
     expect(response.status).toBe(504);
-    expect(response.headers.get('x-request-id')).toBe('req_enqueue_check_1');
+    const requestId = clientRequestId(user.apiKey, 'req_enqueue_check_1');
+    expect(response.headers.get('x-request-id')).toBe(requestId);
 
-    const job = await stack.queue.getJob('req_enqueue_check_1');
+    const job = await stack.queue.getJob(requestId);
     // A job nobody took is withdrawn when its request gives up.
     expect(job).toBeUndefined();
     const dump = await stack.dumpRedis();
@@ -186,14 +230,14 @@ describe('POST /v1/chat/completions before the queue', () => {
     const byo = 'sk-proj-byo-distinctive-key-31415926';
     await stack.trpc(user.apiKey).providerKeys.set.mutate({ provider: 'openai', key: byo });
 
-    const requestId = 'req_byo_job_check';
+    const requestId = clientRequestId(user.apiKey, 'req_byo_job_check');
     const waiting = waitingJob(requestId);
     const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${user.apiKey}`,
         'content-type': 'application/json',
-        'x-request-id': requestId,
+        'x-request-id': 'req_byo_job_check',
       },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
     });
@@ -217,14 +261,14 @@ describe('POST /v1/chat/completions before the queue', () => {
       apiKey: secret,
     });
 
-    const requestId = 'req_queued_job_check';
+    const requestId = clientRequestId(user.apiKey, 'req_queued_job_check');
     const waiting = waitingJob(requestId);
     const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${user.apiKey}`,
         'content-type': 'application/json',
-        'x-request-id': requestId,
+        'x-request-id': 'req_queued_job_check',
       },
       body: JSON.stringify({ model: model.id, messages: hello, stream: true }),
     });

@@ -1,4 +1,9 @@
-import type { StreamEvent } from '@creditgate/contracts';
+import {
+  clientRequestId,
+  decodeStreamEvent,
+  redisKeys,
+  type StreamEvent,
+} from '@creditgate/contracts';
 import OpenAI from 'openai';
 import type { ChatStreamEvent } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +109,9 @@ async function generation(id: string) {
 
 describe('streamed completions (SSE)', () => {
   it('writes the worker chunks as-is, then the usage chunk and [DONE]', async () => {
+    const requestId = clientRequestId(user.apiKey, 'req_sse_exact');
+    // Read alongside the gateway: once it has relayed the end, the chunks leave Redis.
+    const writing = stack.workerEvents(requestId);
     const response = await post(
       {
         model: models.hello,
@@ -115,10 +123,10 @@ describe('streamed completions (SSE)', () => {
     );
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    expect(response.headers.get('x-request-id')).toBe('req_sse_exact');
+    expect(response.headers.get('x-request-id')).toBe(requestId);
 
     const events = (await response.text()).split('\n\n').filter(Boolean);
-    const written = (await stack.workerEvents('req_sse_exact')).filter(isChunk);
+    const written = (await writing).filter(isChunk);
     expect(written.map((e) => JSON.parse(e.data).choices[0].delta.content).join('')).toBe(
       'Hello, world',
     );
@@ -128,7 +136,7 @@ describe('streamed completions (SSE)', () => {
 
     const usageChunk = JSON.parse(events.at(-2)!.slice('data: '.length));
     expect(usageChunk).toMatchObject({
-      id: 'req_sse_exact',
+      id: requestId,
       object: 'chat.completion.chunk',
       model: models.hello,
       choices: [],
@@ -142,6 +150,10 @@ describe('streamed completions (SSE)', () => {
         cost: '0',
       },
     });
+
+    // Relayed: the completion text is gone from Redis; the end event stays for redelivery.
+    const left = await stack.redis.xrange(redisKeys(stack.prefix).events(requestId), '-', '+');
+    expect(left.map(([, fields]) => decodeStreamEvent(fields).type)).toEqual(['end']);
   });
 
   it('streams to the official openai client', async () => {
@@ -188,11 +200,12 @@ describe('streamed completions (SSE)', () => {
     controller.abort();
 
     await stack.upstream.disconnected('hang');
-    expect((await stack.workerEvents('req_disconnect_1')).at(-1)).toMatchObject({
+    const requestId = clientRequestId(user.apiKey, 'req_disconnect_1');
+    expect((await stack.workerEvents(requestId)).at(-1)).toMatchObject({
       type: 'end',
       finishReason: null,
     });
-    expect(await generation('req_disconnect_1')).toMatchObject({ settleStatus: 'aborted' });
+    expect(await generation(requestId)).toMatchObject({ settleStatus: 'aborted' });
   });
 
   it('times out a stream that sends nothing with 504, and cancels it upstream', async () => {

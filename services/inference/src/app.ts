@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { INFERENCE_QUEUE, redisKeys, REQUEST_ID_RE } from '@creditgate/contracts';
+import { INFERENCE_QUEUE, redisKeys, REQUEST_ID_RE, retainedJob } from '@creditgate/contracts';
 import { createKeyring, createLogger, type Logger, type Resolver } from '@creditgate/runtime';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -107,7 +107,11 @@ export async function startInference(
     maxStalledCount: 1,
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
-  worker.on('failed', (job, err) => logger.error({ err, jobId: job?.id }, 'job failed'));
+  worker.on('failed', (job, err) => {
+    logger.error({ err, jobId: job?.id }, 'job failed');
+    // Failures the processor never saw (a job stalled too often) are stripped here.
+    if (job) void stripJob(job, logger);
+  });
   worker.on('stalled', (jobId) =>
     logger.warn({ jobId }, 'job stalled; it will be delivered again'),
   );
@@ -158,6 +162,20 @@ export async function startInference(
 }
 
 /**
+ * A failed job may stay in Redis for a while (JOB_RETENTION); its prompt and sealed secrets
+ * must not. Stripping a job that is already gone (removed at once) is a no-op.
+ */
+async function stripJob(job: Job, logger: Logger): Promise<void> {
+  if ((job.data as { redacted?: unknown } | undefined)?.redacted === true) return;
+  try {
+    await job.updateData(retainedJob(job.data));
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('Missing key for job')) return;
+    logger.error({ err, jobId: job.id }, 'could not strip the payload of a failed job');
+  }
+}
+
+/**
  * The BullMQ processor. processJob decides every outcome it understands; anything else is a
  * defect: it is logged, the client is told, and the job fails for good (no BullMQ retry, which
  * could run the answer twice). The request's hold is then released by billing's expiry sweep.
@@ -167,6 +185,7 @@ async function runJob(ctx: JobContext, job: Job) {
     return await processJob(ctx, job);
   } catch (err) {
     ctx.logger.error({ err, jobId: job.id }, 'job crashed');
+    await stripJob(job, ctx.logger);
     if (job.id && REQUEST_ID_RE.test(job.id)) {
       await ctx.publisher
         .writer(job.id)

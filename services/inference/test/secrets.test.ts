@@ -121,3 +121,51 @@ describe('secrets after the job', () => {
     for (const job of jobs) expect(await h.queue.getJob(job.requestId)).toBeUndefined();
   });
 });
+
+describe('a job that fails for good', () => {
+  it('keeps neither its prompt nor its sealed key in Redis', async () => {
+    const requestId = newId('request');
+    const prompt = 'a distinctive private prompt 4f9a2c';
+    const failed = new Promise<string>((resolve) =>
+      queueEvents.on('failed', ({ jobId, failedReason }) => {
+        if (jobId === requestId) resolve(failedReason);
+      }),
+    );
+    // The request's event stream is taken by a value of another type: every write of the
+    // worker fails, and the job with it.
+    await h.redis.set(h.keys.events(requestId), 'not a stream');
+    const base = h.fixtures.scenario('ok-for-failure', {
+      kind: 'sse',
+      body: fixture('openai.sse'),
+    });
+    const job = await h.submit({
+      requestId,
+      route: h.customRoute(`${base}/v1`, ENDPOINT_KEY),
+      modelId: 'mdl_failing',
+      messages: [{ role: 'user', content: prompt }],
+    });
+    expect(await failed).toBe('job crashed');
+
+    // The failed job stays for operators, reduced to who, which model and which route.
+    const kept = await h.queue.getJob(requestId);
+    expect(await kept!.getState()).toBe('failed');
+    expect(kept!.data).toEqual({
+      requestId,
+      userId: job.userId,
+      modelId: 'mdl_failing',
+      route: { kind: 'custom_endpoint', provider: null, providerModelId: 'served-model' },
+      reason: 'custom_endpoint',
+      createdAt: job.createdAt,
+      redacted: true,
+    });
+    const dump = await dumpRedis();
+    expect(dump).toContain(requestId);
+    for (const secret of [
+      prompt,
+      ENDPOINT_KEY,
+      job.route.kind === 'custom_endpoint' ? job.route.sealedApiKey! : '',
+    ]) {
+      expect(dump).not.toContain(secret);
+    }
+  });
+});

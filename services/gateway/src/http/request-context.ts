@@ -1,5 +1,13 @@
-import { newId, REQUEST_ID_RE, type RouteClass, type Usage } from '@creditgate/contracts';
+import {
+  AppError,
+  CLIENT_REQUEST_ID_RE,
+  clientRequestId,
+  newId,
+  type RouteClass,
+  type Usage,
+} from '@creditgate/contracts';
 import type { FastifyInstance, RawRequestDefaultExpression } from 'fastify';
+import { bearerToken } from '../auth/authenticate.js';
 
 /** What the request line in the log says about a request, filled in as it progresses. */
 export interface RequestOutcome {
@@ -21,11 +29,33 @@ declare module 'fastify' {
   }
 }
 
-/** The incoming `x-request-id` when it is well-formed, else a fresh `req_` id. */
+/**
+ * The request's id: derived from a well-formed `x-request-id` and the API key it came with
+ * (see clientRequestId), else a fresh `req_` id. Request ids are the job id, the event stream
+ * and billing's key, so a client's own value is never used as it is: two keys sending the same
+ * value must never meet.
+ */
 export function requestIdFor(raw: RawRequestDefaultExpression): string {
-  const header = raw.headers['x-request-id'];
-  const value = Array.isArray(header) ? header[0] : header;
-  return value && REQUEST_ID_RE.test(value) ? value : newId('request');
+  const value = raw.headers['x-request-id'];
+  const apiKey = bearerToken(raw.headers.authorization);
+  if (typeof value === 'string' && apiKey && CLIENT_REQUEST_ID_RE.test(value)) {
+    return clientRequestId(apiKey, value);
+  }
+  return newId('request');
+}
+
+/** Refuses a malformed `x-request-id` on the API routes, instead of silently replacing it. */
+export function refuseMalformedRequestId(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const value = request.headers['x-request-id'];
+    if (value === undefined || (typeof value === 'string' && CLIENT_REQUEST_ID_RE.test(value))) {
+      return;
+    }
+    throw new AppError(
+      'invalid_request_error',
+      'x-request-id must be 8 to 128 letters, digits or _ . : - (sent once)',
+    );
+  });
 }
 
 /**

@@ -1,14 +1,12 @@
 import {
   INFERENCE_QUEUE,
   inferenceJobSchema,
+  JOB_RETENTION,
   redisKeys,
   type InferenceJob,
 } from '@creditgate/contracts';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-
-/** Failed jobs stay a day (for the failed gauge and for operators), completed ones go at once. */
-const KEEP_FAILED = { age: 24 * 3600, count: 10_000 };
 
 export interface InferenceQueue {
   /** Adds the job under its request id; a second add of the same id is a no-op in BullMQ. */
@@ -39,8 +37,7 @@ export function createInferenceQueue(connection: Redis, prefix: string): Inferen
       const payload = inferenceJobSchema.parse(job);
       await queue.add(INFERENCE_QUEUE, payload, {
         jobId: payload.requestId,
-        removeOnComplete: true,
-        removeOnFail: KEEP_FAILED,
+        ...JOB_RETENTION,
       });
     },
     async withdraw(requestId) {

@@ -27,7 +27,10 @@ export interface RequestStream {
 /**
  * The events of one enqueued request, wired to cancellation: aborting (client gone, shutdown
  * deadline) or a stream timeout cancels the request, so the worker stops and billing settles
- * or voids. The stream key is the worker's to expire: it reads it again on redelivery.
+ * or voids. The stream key is the worker's to expire: it reads it again on redelivery. Once
+ * the terminal event was read, the chunks (the completion text) are dropped from Redis; the
+ * terminal event stays until the key expires, since it is what tells a redelivered job that
+ * the request already ran.
  */
 export function openRequestStream(
   deps: GatewayDeps,
@@ -51,12 +54,16 @@ export function openRequestStream(
     void cancel(reason instanceof StreamAborted ? reason.reason : 'aborted');
   });
 
+  let ended = false;
   async function* batches(): AsyncGenerator<StreamEvent[], void, undefined> {
     try {
-      yield* readEvents(deps.streams, key, {
+      for await (const batch of readEvents(deps.streams, key, {
         signal: tracked.signal,
         idleTimeoutMs: deps.env.STREAM_TIMEOUT_MS,
-      });
+      })) {
+        if (batch[batch.length - 1]!.type !== 'chunk') ended = true;
+        yield batch;
+      }
     } catch (error) {
       // The caller hears of the timeout only once the request is withdrawn or told to stop.
       if (error instanceof AppError && error.code === 'upstream_timeout') {
@@ -79,6 +86,13 @@ export function openRequestStream(
     finish() {
       if (finished) return;
       finished = true;
+      if (ended) {
+        deps.redis
+          .xtrim(key, 'MAXLEN', 1)
+          .catch((err: unknown) =>
+            log.warn({ err }, 'could not drop the read chunks of a request'),
+          );
+      }
       tracked.done();
       deps.metrics.openStreams.dec();
     },

@@ -212,15 +212,19 @@ async function finish(
     case 'aborted':
       // A cancelled client is gone; the end event still records what it cost. A shutdown
       // leaves the client connected, and it must learn its answer is incomplete.
-      await writer.publish(
-        result.abort?.kind === 'shutdown'
-          ? {
-              type: 'error',
-              code: 'internal_error',
-              message: 'the worker shut down before the answer completed',
-            }
-          : end(null),
-      );
+      if (result.abort?.kind === 'shutdown') {
+        await writer.publish({
+          type: 'error',
+          code: 'internal_error',
+          message: 'the worker shut down before the answer completed',
+        });
+        return 'aborted';
+      }
+      await writer.publish(end(null));
+      // The client is gone: the partial answer is never read, so it need not wait in Redis.
+      await writer.discardChunks().catch((err: unknown) => {
+        log.warn({ err }, 'could not drop the chunks of a cancelled request');
+      });
       return 'aborted';
     case 'errored': {
       const failure = result.failure!;

@@ -59,6 +59,10 @@ export class EventPublisher {
     };
 
     return {
+      discardChunks: async () => {
+        await flush();
+        await this.redis.xtrim(key, 'MAXLEN', 1);
+      },
       append: async (event) => {
         write(event);
         // Bounded: a Redis that falls behind slows the upstream read instead of growing memory.
@@ -95,4 +99,9 @@ export interface EventWriter {
   /** Writes an event and waits until it and everything before it is stored. */
   publish(event: StreamEvent): Promise<void>;
   flush(): Promise<void>;
+  /**
+   * Drops everything but the last event (the terminal one): for an answer nobody will read,
+   * so the completion text does not wait in Redis for the key to expire.
+   */
+  discardChunks(): Promise<void>;
 }

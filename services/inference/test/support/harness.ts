@@ -4,6 +4,7 @@ import type { BillingRouter } from '@creditgate/billing';
 import { startBilling, loadBillingEnv } from '@creditgate/billing';
 import {
   INFERENCE_QUEUE,
+  JOB_RETENTION,
   newId,
   redisKeys,
   type AuthorizeResult,
@@ -183,7 +184,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       };
     },
 
-    /** Authorizes with billing like the gateway does, then enqueues the job. */
+    /** Authorizes with billing like the gateway does, then enqueues the job as it does. */
     async submit(input: SubmitInput): Promise<InferenceJob> {
       const requestId = input.requestId ?? newId('request');
       const userId = input.userId ?? 'usr_inference_test';
@@ -215,7 +216,7 @@ export async function startHarness(options: HarnessOptions = {}) {
         includeUsage: true,
         createdAt: Date.now(),
       };
-      await queue.add('chat', job, { jobId: requestId });
+      await queue.add('chat', job, { jobId: requestId, ...JOB_RETENTION });
       return job;
     },
 
