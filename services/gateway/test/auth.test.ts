@@ -1,7 +1,7 @@
 import { clientRequestId } from '@creditgate/contracts';
 import OpenAI from 'openai';
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../src/index.js';
+import { appRouter, type AppRouter } from '../src/trpc/router.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrpcClient, envelope, startStack, type Stack } from '../../../test/support/stack.js';
 
@@ -113,6 +113,46 @@ describe('API key authentication', () => {
       httpStatus: 403,
       appCode: 'forbidden',
     });
+  });
+
+  it('refuses every admin procedure, with valid input, to a user without the capability', async () => {
+    const inputs: Record<string, unknown> = {
+      createUser: { name: 'intruder' },
+      createKey: { userId: user.userId },
+      mint: { userId: user.userId, amount: '5' },
+      send: { fromUserId: user.userId, toUserId: user.userId, amount: '1' },
+      balance: { userId: user.userId },
+      grantCapability: { userId: user.userId, capability: 'admin' },
+      revokeCapability: { userId: user.userId, capability: 'admin' },
+      capabilities: { userId: user.userId },
+    };
+    const procedures = Object.keys(appRouter._def.procedures).filter((path) =>
+      path.startsWith('admin.'),
+    );
+    expect(procedures.map((path) => path.slice('admin.'.length)).sort()).toEqual(
+      Object.keys(inputs).sort(),
+    );
+    const before = await stack.gateway.deps.prisma.user.count();
+    for (const path of procedures) {
+      const procedure = appRouter._def.procedures[path as keyof typeof appRouter._def.procedures];
+      const input = encodeURIComponent(JSON.stringify(inputs[path.slice('admin.'.length)]));
+      const response =
+        procedure._def.type === 'query'
+          ? await fetch(`${stack.gateway.url}/trpc/${path}?input=${input}`, {
+              headers: { authorization: `Bearer ${user.apiKey}` },
+            })
+          : await fetch(`${stack.gateway.url}/trpc/${path}`, {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${user.apiKey}`,
+                'content-type': 'application/json',
+              },
+              body: decodeURIComponent(input),
+            });
+      expect(response.status, path).toBe(403);
+    }
+    expect(await stack.gateway.deps.prisma.user.count()).toBe(before);
+    expect((await stack.trpc(user.apiKey).credits.balance.query()).totals).toEqual({});
   });
 
   it('carries an x-request-id on every response, derived from a valid incoming one and the key', async () => {

@@ -67,6 +67,17 @@ describe('abuse limits', () => {
       headers: { authorization: `Bearer ${user.apiKey}` },
     });
     expect(response.status).toBe(400);
+
+    // The same for mutations, whose batch travels in the body.
+    const creates = Array.from({ length: 21 }, () => 'keys.create').join(',');
+    const body = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [i, { name: `k${i}` }]));
+    const posted = await fetch(`${stack.gateway.url}/trpc/${creates}?batch=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(posted.status).toBe(400);
+    expect(await stack.trpc(user.apiKey).keys.list.query()).toHaveLength(1);
   });
 });
 
