@@ -1,4 +1,4 @@
-import { redisKeys } from '@creditgate/contracts';
+import { AppError, redisKeys } from '@creditgate/contracts';
 import { installHttpMetrics } from '@creditgate/runtime';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -82,13 +82,21 @@ async function shutdown(app: FastifyInstance, deps: GatewayDeps, graceMs: number
 }
 
 /**
- * Node closes only the keep-alive connections that are idle when the server closes; one whose
- * response ends later (a stream finishing within the grace period) would keep it open forever.
+ * Draining: once closing, a request that still arrives on an open keep-alive connection is
+ * refused with 503 in the surface's error format (`Connection: close`, so the client's retry goes
+ * to another instance). Node closes only the keep-alive connections that are idle when the
+ * server closes; one whose response ends later (a stream finishing within the grace period)
+ * would keep it open forever, so each response during the drain closes the idle ones again.
  */
-function closeConnectionsAfterLastResponse(app: FastifyInstance): void {
+function drainOnClose(app: FastifyInstance): void {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new AppError('service_unavailable', 'the gateway is shutting down; retry the request');
   });
   app.addHook('onResponse', async () => {
     if (closing) setImmediate(() => app.server.closeIdleConnections());
@@ -108,13 +116,15 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     bodyLimit: env.BODY_LIMIT_BYTES,
     // Idle keep-alive sockets are closed at shutdown; busy ones finish their response first.
     forceCloseConnections: 'idle',
+    // Requests that arrive while closing are refused by drainOnClose, in our error format.
+    return503OnClosing: false,
     // tRPC batches put every procedure name into one path segment.
     routerOptions: { maxParamLength: 2_000 },
   });
 
   installRequestContext(app);
   installErrorHandler(app);
-  closeConnectionsAfterLastResponse(app);
+  drainOnClose(app);
   await app.register(helmet);
   await app.register(cors, {
     origin: env.CORS_ORIGINS.length > 0 ? env.CORS_ORIGINS : false,
