@@ -4,6 +4,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { registerQueueDashboard } from './admin/queue-dashboard.js';
 import { createDeps, type GatewayDeps, type GatewayOptions } from './deps.js';
 import type { GatewayEnv } from './env.js';
 import { isServerFailure, toAppError } from './errors.js';
@@ -133,6 +134,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   registerHealthRoutes(app, deps);
   installHttpMetrics(app, deps.metrics);
+  await registerQueueDashboard(app, deps);
 
   // The public API: rate limited per API key, in its own scope so health and metrics are not.
   await app.register(async (api) => {
