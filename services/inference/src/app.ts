@@ -140,7 +140,8 @@ export async function startInference(
 
   const shutdown = async () => {
     // Closing first: the worker fetches nothing more, so a job handed back below goes to
-    // another worker, never to this one again.
+    // another worker. A fetch already in flight may still bring one here once; it is handed
+    // back again at once, before any upstream call (see Cancellations.register).
     const closed = worker.close();
     const { handedBack, streaming } = cancellations.drain();
     logger.info(
@@ -176,8 +177,8 @@ export async function startInference(
  * defect: it is logged, the client is told, and the job fails for good (no BullMQ retry, which
  * could run the answer twice). The request's hold is then released by billing's expiry sweep.
  *
- * A job handed back at shutdown is moved to the waiting list under this worker's lock token;
- * WaitingError tells BullMQ the move is done. Should the move fail, the lock expires and the
+ * A job handed back at shutdown is moved to the waiting list under this worker's lock token, at
+ * the end workers take from, so it runs next; WaitingError tells BullMQ the move is done. Should the move fail, the lock expires and the
  * stalled-job check delivers it again, which is just as safe: nothing was streamed.
  */
 async function runJob(ctx: JobContext, job: Job, token: string | undefined) {
@@ -197,7 +198,10 @@ async function runJob(ctx: JobContext, job: Job, token: string | undefined) {
 
   if (result.outcome === 'handed_back') {
     await job.moveToWait(token).catch((err: unknown) => {
-      ctx.logger.warn({ err, jobId: job.id }, 'could not hand the job back; it will stall back');
+      ctx.logger.warn(
+        { err, jobId: job.id },
+        'could not hand the job back; it returns to the queue when its lock expires',
+      );
     });
     throw new WaitingError();
   }
