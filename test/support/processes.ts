@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -111,9 +112,15 @@ export async function startProcessStack(options: { env?: Record<string, string> 
 
 export type ProcessStack = Awaited<ReturnType<typeof startProcessStack>>;
 
-/** Sends SIGTERM and resolves with the exit code once the process is gone. */
+/**
+ * Sends SIGTERM and resolves with the exit code once the process is gone and everything it
+ * wrote has been read (a process's exit can come before the last of its output).
+ */
 export async function terminate(service: ServiceProcess): Promise<number | null> {
+  const { stdout } = service.child;
+  const drained = stdout && !stdout.closed ? once(stdout, 'close') : Promise.resolve();
   await service.stop(60_000);
+  await drained;
   return service.child.exitCode;
 }
 
