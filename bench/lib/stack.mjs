@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -92,6 +93,31 @@ export class ServiceProcess {
     this.port = port;
     this.logFile = logFile;
     this.pid = child.pid;
+    /** Every stdout line parsed as a JSON log entry, when the stack keeps logs (see keepLogs). */
+    this.logs = [];
+    this.logWaiters = [];
+  }
+
+  /** Resolves with the first log entry (kept so far or to come) for which `match` holds. */
+  waitForLog(match) {
+    const found = this.logs.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => this.logWaiters.push({ match, resolve }));
+  }
+
+  addLogLine(line) {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return;
+    }
+    this.logs.push(entry);
+    this.logWaiters = this.logWaiters.filter((waiter) => {
+      if (!waiter.match(entry)) return true;
+      waiter.resolve(entry);
+      return false;
+    });
   }
 
   get url() {
@@ -111,7 +137,9 @@ export class ServiceProcess {
 /**
  * The benchmark's stack: the environment every process shares, and helpers to start the
  * upstream server, each service (more than one gateway or worker for the scale runs), and CLI
- * commands.
+ * commands. Options: `adminUrl`, `redisUrl`, `queuePrefix`, `databases` ({ gateway, billing }
+ * names), `logDir`, `logLevel`, and optionally `workerConcurrency`, `profileDir` and `keepLogs`
+ * (parse every process's JSON log lines into `service.logs`, for tests that wait on them).
  */
 export class BenchStack {
   constructor(options) {
@@ -151,6 +179,16 @@ export class BenchStack {
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     return { child, logFile };
+  }
+
+  /** Wraps a started child; with `keepLogs`, its log entries are parsed and kept in memory. */
+  track(name, child, port, logFile) {
+    const service = new ServiceProcess(name, child, port, logFile);
+    if (this.options.keepLogs) {
+      createInterface({ input: child.stdout }).on('line', (line) => service.addLogLine(line));
+    }
+    this.processes.push(service);
+    return service;
   }
 
   nodeArgs(name) {
@@ -193,14 +231,14 @@ export class BenchStack {
       [...this.nodeArgs('billing'), MAIN.billing],
       env,
     );
-    const service = new ServiceProcess('billing', child, port, logFile);
-    this.processes.push(service);
+    const service = this.track('billing', child, port, logFile);
     this.env.BILLING_URL = service.url;
     await waitUntilReady(`${service.url}/readyz`, child, 'billing', logFile);
     return service;
   }
 
-  async startWorker(name = 'inference') {
+  /** A worker; `overrides` adds to or replaces the shared environment for this process only. */
+  async startWorker(name = 'inference', overrides = {}) {
     const port = await freePort();
     const env = {
       ...this.env,
@@ -209,24 +247,24 @@ export class BenchStack {
       ...(this.options.workerConcurrency
         ? { WORKER_CONCURRENCY: String(this.options.workerConcurrency) }
         : {}),
+      ...overrides,
     };
     const { child, logFile } = this.spawnLogged(
       name,
       [...this.nodeArgs(name), MAIN.inference],
       env,
     );
-    const service = new ServiceProcess(name, child, port, logFile);
-    this.processes.push(service);
+    const service = this.track(name, child, port, logFile);
     await waitUntilReady(`${service.url}/readyz`, child, name, logFile);
     return service;
   }
 
-  async startGateway(name = 'gateway') {
+  /** A gateway; `overrides` adds to or replaces the shared environment for this process only. */
+  async startGateway(name = 'gateway', overrides = {}) {
     const port = await freePort();
-    const env = { ...this.env, PORT: String(port), HOST: '127.0.0.1' };
+    const env = { ...this.env, PORT: String(port), HOST: '127.0.0.1', ...overrides };
     const { child, logFile } = this.spawnLogged(name, [...this.nodeArgs(name), MAIN.gateway], env);
-    const service = new ServiceProcess(name, child, port, logFile);
-    this.processes.push(service);
+    const service = this.track(name, child, port, logFile);
     await waitUntilReady(`${service.url}/readyz`, child, name, logFile);
     return service;
   }

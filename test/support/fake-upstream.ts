@@ -79,15 +79,20 @@ function openAiUsage(usage: UpstreamUsage) {
   };
 }
 
-/** A streamed answer, optionally held after `holdAfter` events until `release` resolves. */
+/**
+ * A streamed answer, optionally held after `hold.after` events until `hold.release` resolves,
+ * and optionally trickled: `intervalMs` between events, like a model generating tokens.
+ */
 export function streamReply(
   script: StreamScript = {},
   hold?: { after: number; release: Promise<void> },
+  pace?: { intervalMs: number },
 ): Reply {
   return {
     kind: 'sse',
     body: openAiStream(script),
     ...(hold && { holdAfter: hold.after, release: hold.release }),
+    ...(pace && { intervalMs: pace.intervalMs }),
   };
 }
 

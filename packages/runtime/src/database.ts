@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -36,4 +38,32 @@ export async function migrateDatabase(serviceDir: string, envName: string, url: 
     cwd: serviceDir,
     env: { ...process.env, [envName]: url },
   });
+}
+
+/**
+ * True when the database lacks a migration shipped in `prisma/migrations`. Lets a restart skip
+ * `prisma migrate deploy`, which takes seconds even when there is nothing to apply (and many
+ * more when several replicas start at once).
+ */
+export async function hasPendingMigrations(serviceDir: string, url: string): Promise<boolean> {
+  const shipped = readdirSync(path.join(serviceDir, 'prisma/migrations'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ migration_name: string }>(
+      `SELECT migration_name FROM _prisma_migrations
+       WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const applied = new Set(rows.map((row) => row.migration_name));
+    return shipped.some((name) => !applied.has(name));
+  } catch (error) {
+    // No migrations table yet: a fresh database.
+    if ((error as { code?: string }).code === '42P01') return true;
+    throw error;
+  } finally {
+    await client.end();
+  }
 }

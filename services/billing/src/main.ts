@@ -1,9 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, ensureDatabase, migrateDatabase } from '@creditgate/runtime';
+import {
+  createLogger,
+  ensureDatabase,
+  hasPendingMigrations,
+  migrateDatabase,
+} from '@creditgate/runtime';
 import { startBilling } from './app.js';
 import { loadBillingEnv } from './env.js';
-import { hasPendingMigrations } from './migrations.js';
 
 const serviceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

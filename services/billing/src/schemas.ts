@@ -68,9 +68,16 @@ export const tallyInput = z.object({
   actorUserId,
 });
 
+export const entryKind = z.enum(['mint', 'send', 'burn', 'hold', 'release', 'tally']);
+
 export const historyInput = z.object({
   userId,
   currency: currencyCode.optional(),
+  /** Only entries of these kinds (grants are `mint` and `send`, spending is `burn`). */
+  kinds: z.array(entryKind).min(1).max(6).optional(),
+  /** Entries at or after `from` and before `to`. */
+  from: dateInput.optional(),
+  to: dateInput.optional(),
   limit: z.number().int().min(1).max(200).default(50),
   cursor: z
     .string()

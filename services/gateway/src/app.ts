@@ -1,9 +1,10 @@
-import { redisKeys } from '@creditgate/contracts';
+import { AppError, redisKeys } from '@creditgate/contracts';
 import { installHttpMetrics } from '@creditgate/runtime';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { registerQueueDashboard } from './admin/queue-dashboard.js';
 import { createDeps, type GatewayDeps, type GatewayOptions } from './deps.js';
 import type { GatewayEnv } from './env.js';
 import { isServerFailure, toAppError } from './errors.js';
@@ -86,13 +87,21 @@ async function shutdown(app: FastifyInstance, deps: GatewayDeps, graceMs: number
 }
 
 /**
- * Node closes only the keep-alive connections that are idle when the server closes; one whose
- * response ends later (a stream finishing within the grace period) would keep it open forever.
+ * Draining: once closing, a request that still arrives on an open keep-alive connection is
+ * refused with 503 in the surface's error format (`Connection: close`, so the client's retry goes
+ * to another instance). Node closes only the keep-alive connections that are idle when the
+ * server closes; one whose response ends later (a stream finishing within the grace period)
+ * would keep it open forever, so each response during the drain closes the idle ones again.
  */
-function closeConnectionsAfterLastResponse(app: FastifyInstance): void {
+function drainOnClose(app: FastifyInstance): void {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new AppError('service_unavailable', 'the gateway is shutting down; retry the request');
   });
   app.addHook('onResponse', async () => {
     if (closing) setImmediate(() => app.server.closeIdleConnections());
@@ -112,13 +121,15 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     bodyLimit: env.BODY_LIMIT_BYTES,
     // Idle keep-alive sockets are closed at shutdown; busy ones finish their response first.
     forceCloseConnections: 'idle',
+    // Requests that arrive while closing are refused by drainOnClose, in our error format.
+    return503OnClosing: false,
     // tRPC batches put every procedure name into one path segment.
     routerOptions: { maxParamLength: 2_000 },
   });
 
   installRequestContext(app);
   installErrorHandler(app);
-  closeConnectionsAfterLastResponse(app);
+  drainOnClose(app);
   await app.register(helmet);
   await app.register(cors, {
     origin: env.CORS_ORIGINS.length > 0 ? env.CORS_ORIGINS : false,
@@ -130,6 +141,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     serviceToken: env.SERVICE_TOKEN,
     metricsToken: env.METRICS_TOKEN,
   });
+  await registerQueueDashboard(app, deps);
 
   // The public API: rate limited per API key, in its own scope so health and metrics are not.
   await app.register(async (api) => {

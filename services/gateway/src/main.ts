@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDatabase, migrateDatabase } from '@creditgate/runtime';
+import { ensureDatabase, hasPendingMigrations, migrateDatabase } from '@creditgate/runtime';
 import { startGateway, type Gateway } from './app.js';
 import { loadEnv } from './env.js';
 
@@ -12,7 +12,9 @@ const env = loadEnv();
 let gateway: Gateway;
 try {
   await ensureDatabase(env.GATEWAY_DATABASE_URL);
-  await migrateDatabase(serviceDir, 'GATEWAY_DATABASE_URL', env.GATEWAY_DATABASE_URL);
+  if (await hasPendingMigrations(serviceDir, env.GATEWAY_DATABASE_URL)) {
+    await migrateDatabase(serviceDir, 'GATEWAY_DATABASE_URL', env.GATEWAY_DATABASE_URL);
+  }
   gateway = await startGateway(env);
 } catch (error) {
   process.stderr.write(`gateway: cannot start: ${(error as Error).message}\n`);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import {
   clientRequestId,
   decodeStreamEvent,
@@ -16,6 +18,7 @@ import { OPENAI_SCENARIO, startStack, type Stack } from '../../../test/support/s
  * against a loopback upstream; each behaviour is a custom endpoint of its own there.
  */
 const held = gate();
+const drained = gate();
 
 const scenarios = {
   hello: streamReply({
@@ -29,6 +32,11 @@ const scenarios = {
   hangAtShutdown: streamReply(
     { content: ['first', ' second'] },
     { after: 2, release: held.promise },
+  ),
+  /** Held until a draining gateway has a request queued behind it on the same connection. */
+  drainAhead: streamReply(
+    { content: ['first', ' second'] },
+    { after: 2, release: drained.promise },
   ),
   /** Headers, then not a single token. */
   silent: { kind: 'silent' } satisfies Reply,
@@ -394,4 +402,51 @@ describe('graceful shutdown', () => {
     await stack.upstream.disconnected('hangAtShutdown');
     await closing;
   });
+
+  it('finishes a stream within the grace period and refuses a request sent on its connection with 503', async () => {
+    const leaving = await stack.addGateway();
+    const { hostname, port } = new URL(leaving.url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (data: string) => (received += data));
+
+    const body = JSON.stringify({ model: models.drainAhead, messages: ask('x'), stream: true });
+    const headers = `host: gateway\r\nauthorization: Bearer ${user.apiKey}\r\n`;
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\n${headers}content-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await stack.upstream.requested('drainAhead');
+
+    // Once the listener is closed, a request on the still busy keep-alive connection is the
+    // only way in: it must be refused, in the OpenAI envelope, after the stream it follows.
+    const closing = leaving.close(30_000);
+    await listenerClosed(Number(port), hostname);
+    socket.write(`GET /v1/models HTTP/1.1\r\n${headers}\r\n`);
+    drained.open();
+    await once(socket, 'close');
+    await closing;
+
+    const [stream, refused] = received.split(/(?=HTTP\/1\.1 )/);
+    expect(stream).toMatch(/^HTTP\/1\.1 200/);
+    expect(stream).toContain('data: [DONE]');
+    expect(refused).toMatch(/^HTTP\/1\.1 503/);
+    expect(refused!.toLowerCase()).toContain('connection: close');
+    expect(refused).toContain('"code":"service_unavailable"');
+    expect(refused).toContain('the gateway is shutting down');
+  });
 });
+
+/** Resolves once new connections to the port are refused (each probe is one connect attempt). */
+async function listenerClosed(port: number, host: string) {
+  for (;;) {
+    const probe = connect(port, host);
+    const refused = await new Promise<boolean>((resolve) => {
+      probe.once('connect', () => resolve(false));
+      probe.once('error', () => resolve(true));
+    });
+    probe.destroy();
+    if (refused) return;
+  }
+}

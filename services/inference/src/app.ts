@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { INFERENCE_QUEUE, redisKeys, REQUEST_ID_RE, retainedJob } from '@creditgate/contracts';
 import { createKeyring, createLogger, type Logger, type Resolver } from '@creditgate/runtime';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createBillingClient, type BillingClient } from './billing-client.js';
 import type { InferenceEnv } from './env.js';
@@ -30,7 +30,10 @@ export interface InferenceHandle {
   port: number;
   workerId: string;
   metrics: ReturnType<typeof createInferenceMetrics>;
-  /** Stops taking jobs, lets active ones finish within SHUTDOWN_GRACE_MS, aborts the rest. */
+  /**
+   * Stops taking jobs and hands the ones that have streamed nothing back to the queue; the
+   * others may finish within SHUTDOWN_GRACE_MS, then are aborted (settled as aborted).
+   */
   close(): Promise<void>;
 }
 
@@ -93,19 +96,23 @@ export async function startInference(
   );
   await subscriber.subscribe(keys.cancelChannel);
 
-  const worker = new Worker(INFERENCE_QUEUE, (job: Job) => runJob(ctx, job), {
-    connection: bullConnection,
-    prefix: keys.bullPrefix,
-    concurrency: env.WORKER_CONCURRENCY,
-    // The payload holds the prompt (and sealed secrets): nothing stays once the job is done.
-    removeOnComplete: { count: 0 },
-    removeOnFail: { count: 0 },
-    lockDuration: env.WORKER_LOCK_DURATION_MS,
-    stalledInterval: env.WORKER_STALLED_INTERVAL_MS,
-    // A job whose worker died is delivered once more; the redelivery never re-runs an answer
-    // that already streamed (see processJob), it settles it.
-    maxStalledCount: 1,
-  });
+  const worker = new Worker(
+    INFERENCE_QUEUE,
+    (job: Job, token?: string) => runJob(ctx, job, token),
+    {
+      connection: bullConnection,
+      prefix: keys.bullPrefix,
+      concurrency: env.WORKER_CONCURRENCY,
+      // The payload holds the prompt (and sealed secrets): nothing stays once the job is done.
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+      lockDuration: env.WORKER_LOCK_DURATION_MS,
+      stalledInterval: env.WORKER_STALLED_INTERVAL_MS,
+      // A job whose worker died is delivered once more; the redelivery never re-runs an answer
+      // that already streamed (see processJob), it settles it.
+      maxStalledCount: 1,
+    },
+  );
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   worker.on('failed', (job, err) => {
     logger.error({ err, jobId: job?.id }, 'job failed');
@@ -136,7 +143,15 @@ export async function startInference(
   logger.info({ port, workerId, concurrency: env.WORKER_CONCURRENCY }, 'inference worker started');
 
   const shutdown = async () => {
-    logger.info({ active: cancellations.size }, 'worker stopping: no new jobs');
+    // Closing first: the worker fetches nothing more, so a job handed back below goes to
+    // another worker. A fetch already in flight may still bring one here once; it is handed
+    // back again at once, before any upstream call (see Cancellations.register).
+    const closed = worker.close();
+    const { handedBack, streaming } = cancellations.drain();
+    logger.info(
+      { handedBack, streaming, graceMs: env.SHUTDOWN_GRACE_MS },
+      'worker stopping: no new jobs; jobs that streamed nothing go back to the queue',
+    );
     clearInterval(heartbeat);
     await redis.del(heartbeatKey).catch(() => undefined);
 
@@ -144,7 +159,7 @@ export async function startInference(
       logger.warn({ active: cancellations.size }, 'shutdown grace over; aborting active jobs');
       cancellations.abortAll();
     }, env.SHUTDOWN_GRACE_MS);
-    await worker.close();
+    await closed;
     clearTimeout(grace);
 
     await http.close();
@@ -179,10 +194,15 @@ async function stripJob(job: Job, logger: Logger): Promise<void> {
  * The BullMQ processor. processJob decides every outcome it understands; anything else is a
  * defect: it is logged, the client is told, and the job fails for good (no BullMQ retry, which
  * could run the answer twice). The request's hold is then released by billing's expiry sweep.
+ *
+ * A job handed back at shutdown is moved to the waiting list under this worker's lock token, at
+ * the end workers take from, so it runs next; WaitingError tells BullMQ the move is done. Should the move fail, the lock expires and the
+ * stalled-job check delivers it again, which is just as safe: nothing was streamed.
  */
-async function runJob(ctx: JobContext, job: Job) {
+async function runJob(ctx: JobContext, job: Job, token: string | undefined) {
+  let result;
   try {
-    return await processJob(ctx, job);
+    result = await processJob(ctx, job);
   } catch (err) {
     ctx.logger.error({ err, jobId: job.id }, 'job crashed');
     await stripJob(job, ctx.logger);
@@ -194,4 +214,15 @@ async function runJob(ctx: JobContext, job: Job) {
     }
     throw new UnrecoverableError('job crashed');
   }
+
+  if (result.outcome === 'handed_back') {
+    await job.moveToWait(token).catch((err: unknown) => {
+      ctx.logger.warn(
+        { err, jobId: job.id },
+        'could not hand the job back; it returns to the queue when its lock expires',
+      );
+    });
+    throw new WaitingError();
+  }
+  return result;
 }

@@ -32,3 +32,33 @@ describe('Cancellations', () => {
     expect(signals[1]!.aborted).toBe(false);
   });
 });
+
+describe('Cancellations when draining', () => {
+  it('hands back jobs that have not streamed, leaves streaming ones to the deadline', () => {
+    const cancellations = new Cancellations();
+    const waiting = cancellations.register('req_waiting');
+    const streaming = cancellations.register('req_streaming');
+    cancellations.markStreaming('req_streaming');
+
+    expect(cancellations.drain()).toEqual({ handedBack: 1, streaming: 1 });
+    expect((waiting.reason as JobAbort).kind).toBe('handback');
+    expect(streaming.aborted).toBe(false);
+
+    cancellations.abortAll();
+    expect((streaming.reason as JobAbort).kind).toBe('shutdown');
+    expect((waiting.reason as JobAbort).kind).toBe('handback');
+  });
+
+  it('hands back a job that starts after draining began', () => {
+    const cancellations = new Cancellations();
+    cancellations.drain();
+    expect((cancellations.register('req_late').reason as JobAbort).kind).toBe('handback');
+  });
+
+  it('keeps a cancel ahead of a hand-back', () => {
+    const cancellations = new Cancellations();
+    cancellations.cancel('req_gone');
+    cancellations.drain();
+    expect((cancellations.register('req_gone').reason as JobAbort).kind).toBe('cancelled');
+  });
+});

@@ -169,6 +169,35 @@ describe('graceful shutdown', () => {
     await h.fixtures.disconnected('shutdown');
   });
 
+  it('hands a job that streamed nothing back to the queue at once; another worker runs it', async () => {
+    await stopInProcessWorkers();
+    const leaving = await h.startWorker({ SHUTDOWN_GRACE_MS: '60000' });
+    const base = h.fixtures.scenario(
+      'handback',
+      { kind: 'silent' },
+      { kind: 'sse', body: fixture('openai.sse') },
+    );
+    const job = await h.submit({ route: h.customRoute(`${base}/v1`), modelId: 'mdl_handback' });
+    await h.fixtures.requested('handback', 1);
+
+    // The grace period is a minute: closing returns long before it only if the job was handed
+    // back rather than waited for.
+    await leaving.close();
+    expect(await h.queue.getJobState(job.requestId)).toBe('waiting');
+    expect(h.proxy.of('settle', job.requestId)).toHaveLength(0);
+    expect(h.proxy.of('void', job.requestId)).toHaveLength(0);
+    await h.fixtures.disconnected('handback');
+
+    await h.startWorker();
+    const events = await h.events(job.requestId);
+    expect(terminalOf(events)).toMatchObject({ type: 'end', finishReason: 'stop' });
+    expect(contentOf(events)).toBe('The capital of France is Paris.');
+    expect(h.fixtures.requests('handback')).toHaveLength(2);
+    const settles = h.proxy.of('settle', job.requestId);
+    expect(settles).toHaveLength(1);
+    expect(settles[0]!.input).toMatchObject({ status: 'complete' });
+  });
+
   it('lets a job that finishes within the grace period complete', async () => {
     await stopInProcessWorkers();
     const worker = await h.startWorker({ SHUTDOWN_GRACE_MS: '10000' });

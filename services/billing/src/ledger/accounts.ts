@@ -222,15 +222,31 @@ export async function balanceOf(ledger: Ledger, userId: string) {
   return { totals, held, available };
 }
 
-/** The user's entries, newest first, `limit` at a time; pass `nextCursor` back for older ones. */
+/**
+ * The user's entries, newest first, `limit` at a time; pass `nextCursor` back for older ones.
+ * Optionally only some kinds, and only between `from` (inclusive) and `to` (exclusive).
+ */
 export async function history(
   ledger: Ledger,
-  input: { userId: string; currency?: string; limit: number; cursor?: string },
+  input: {
+    userId: string;
+    currency?: string;
+    kinds?: EntryKind[];
+    from?: Date;
+    to?: Date;
+    limit: number;
+    cursor?: string;
+  },
 ) {
+  if (input.from && input.to && input.to.getTime() <= input.from.getTime()) {
+    throw new AppError('invalid_request_error', '`to` must be after `from`');
+  }
   const entries = await ledger.db.entry.findMany({
     where: {
       userId: input.userId,
       ...(input.currency ? { currency: input.currency } : {}),
+      ...(input.kinds ? { kind: { in: input.kinds } } : {}),
+      ...(input.from || input.to ? { createdAt: { gte: input.from, lt: input.to } } : {}),
       ...(input.cursor ? { seq: { lt: BigInt(input.cursor) } } : {}),
     },
     orderBy: { seq: 'desc' },

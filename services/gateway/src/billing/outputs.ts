@@ -62,3 +62,30 @@ export const requestDetailsOutput = z.object({
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
 });
+
+const usageBucket = z.object({
+  requests: z.number(),
+  tokens: usageSchema,
+  /** Per currency, decimal strings; unmetered requests count tokens, not cost. */
+  cost: z.record(z.string(), z.string()),
+});
+
+export const usageReportOutput = z.object({
+  from: z.string(),
+  to: z.string(),
+  total: usageBucket,
+  byModel: z.array(usageBucket.extend({ modelId: z.string(), routeClass: z.string() })),
+  byDay: z.array(usageBucket.extend({ day: z.string() })),
+});
+
+export const openHoldsOutput = z.object({
+  holds: z.array(
+    z.object({
+      requestId: z.string(),
+      modelId: z.string(),
+      currency: z.string().nullable(),
+      amount: z.string(),
+      at: z.string(),
+    }),
+  ),
+});

@@ -4,6 +4,14 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
 import { createUser, requireUser } from '../auth/users.js';
 import { grantCapability, mint, revokeCapability, send } from '../billing/ledger.js';
 import { capabilityName } from '../billing/outputs.js';
+import {
+  entryKind,
+  historyFiltersInput,
+  historyPage,
+  openHolds,
+  usageRangeInput,
+  usageReport,
+} from '../billing/reports.js';
 import { setProviderKey } from '../provider-keys/provider-keys.js';
 import { rotateSecrets } from '../secrets/rotate.js';
 import { parseOptions } from './args.js';
@@ -71,15 +79,46 @@ export const COMMANDS: Record<string, ReturnType<typeof command>> = {
   }),
 
   history: command({
-    summary: "a user's ledger entries, newest first",
+    summary:
+      "a user's ledger entries, newest first (--kind mint,send for grants, burn for spending)",
     options: z.object({
       user: id,
       currency: currencyCode.optional(),
+      kind: z
+        .string()
+        .transform((text) => text.split(',').map((kind) => kind.trim()))
+        .pipe(z.array(entryKind).min(1).max(6))
+        .optional(),
+      from: historyFiltersInput.shape.from,
+      to: historyFiltersInput.shape.to,
       limit: z.coerce.number().int().min(1).max(200).optional(),
+      cursor: historyFiltersInput.shape.cursor,
     }),
-    run: async ({ prisma, billing }, { user, currency, limit }) => {
+    run: async ({ prisma, billing }, { user, kind, ...filters }) => {
       await requireUser(prisma, user);
-      return billing.history.query({ userId: user, currency, limit });
+      return historyPage(billing, user, { ...filters, kinds: kind });
+    },
+  }),
+
+  usage: command({
+    summary:
+      "a user's tokens and cost by model and by day; --from inclusive, --to exclusive (default: last 30 days)",
+    options: usageRangeInput.extend({ user: id, by: z.enum(['model', 'day']).optional() }),
+    run: async ({ prisma, billing }, { user, by, ...range }) => {
+      await requireUser(prisma, user);
+      const report = await usageReport(billing, user, range);
+      if (!by) return report;
+      const { byModel, byDay, ...rest } = report;
+      return by === 'model' ? { ...rest, byModel } : { ...rest, byDay };
+    },
+  }),
+
+  holds: command({
+    summary: "a user's open holds (requests in flight), oldest first",
+    options: z.object({ user: id }),
+    run: async ({ prisma, billing }, { user }) => {
+      await requireUser(prisma, user);
+      return openHolds(billing, user);
     },
   }),
 

@@ -9,7 +9,7 @@ import type { ProviderLabel } from '../routes/types.js';
 import type { EventPublisher, EventWriter } from '../streaming/publisher.js';
 import { relay, type RelayResult } from '../streaming/relay.js';
 import { resolveUsage } from '../streaming/usage.js';
-import { classifyFailure } from '../upstream/errors.js';
+import { classifyFailure, JobAbort } from '../upstream/errors.js';
 import type { Cancellations } from './cancellations.js';
 import { settleInterrupted } from './interrupted.js';
 import { refuse, refuseInvalid } from './refuse.js';
@@ -30,7 +30,15 @@ export interface JobContext {
 
 /** How a job ended, as the job's BullMQ return value and the duration metric's label. */
 export type JobOutcome =
-  'complete' | 'aborted' | 'errored' | 'refused' | 'interrupted' | 'duplicate' | 'billing_failed';
+  | 'complete'
+  | 'aborted'
+  | 'errored'
+  | 'refused'
+  | 'interrupted'
+  | 'duplicate'
+  | 'billing_failed'
+  /** Shutdown began before anything was streamed: the job goes back to the queue, unbilled. */
+  | 'handed_back';
 
 /**
  * One request, start to finish. Every path ends with exactly one terminal event on the
@@ -94,6 +102,7 @@ async function run(
 
   const signal = ctx.cancellations.register(job.requestId);
   try {
+    if (isHandBack(signal.reason)) return handBack(log, 0);
     if (signal.aborted) {
       log.info('request cancelled before it started');
       return refuse(ctx, job, writer, log, {
@@ -134,15 +143,35 @@ async function run(
       random: ctx.random,
       onFailure: (failure) => ctx.metrics.upstreamErrors.inc({ provider, kind: failure.kind }),
       onFirstToken: (ms) => {
+        ctx.cancellations.markStreaming(job.requestId);
         firstTokenMs = Math.round(ms);
         ctx.metrics.timeToFirstToken.observe({ provider }, ms / 1000);
       },
     });
     const timings = { firstTokenMs, relayMs: Math.round(performance.now() - relayStarted) };
+    if (isHandBack(result.abort) && result.chunks === 0) {
+      return handBack(log, timings.relayMs);
+    }
     return finish(ctx, job, result, writer, log.child({ provider }), timings);
   } finally {
     ctx.cancellations.release(job.requestId);
   }
+}
+
+function isHandBack(reason: unknown): boolean {
+  return reason instanceof JobAbort && reason.kind === 'handback';
+}
+
+/**
+ * The worker is shutting down and this job has streamed nothing: it goes back to the queue
+ * (the caller moves it) with its hold untouched, and another worker runs it from the start.
+ * Nothing is settled or written here, so the request is billed once, by whoever completes it.
+ * An upstream call that was already under way is cut; if the provider counted its prompt,
+ * that cost is the platform's, not the user's.
+ */
+function handBack(log: Logger, relayMs: number): JobOutcome {
+  log.info({ relayMs }, 'worker shutting down; request handed back to the queue');
+  return 'handed_back';
 }
 
 /** Settles what the relay produced and writes the terminal event. */
@@ -212,7 +241,7 @@ async function finish(
     case 'aborted':
       // A cancelled client is gone; the end event still records what it cost. A shutdown
       // leaves the client connected, and it must learn its answer is incomplete.
-      if (result.abort?.kind === 'shutdown') {
+      if (result.abort?.kind !== 'cancelled') {
         await writer.publish({
           type: 'error',
           code: 'internal_error',

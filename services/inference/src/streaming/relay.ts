@@ -19,6 +19,7 @@ export interface RelayOptions {
   now?: () => number;
   /** Called for every failed attempt, retried or not (metrics). */
   onFailure?: (failure: UpstreamFailure) => void;
+  /** Called just before the first chunk is written, in the same synchronous step. */
   onFirstToken?: (elapsedMs: number) => void;
 }
 
@@ -143,6 +144,9 @@ export async function relay(
       if (item.chunk.usage != null && !carriesDelta(item.chunk)) continue;
 
       if (result.chunks === 0) {
+        // An abort that landed while this chunk was read wins: a job handed back at shutdown
+        // must have streamed nothing (see Cancellations.markStreaming).
+        controller.signal.throwIfAborted();
         options.onFirstToken?.(now() - started);
         clearTimeout(timer);
         timer = setTimeout(

@@ -40,14 +40,24 @@ export class StreamTimeout extends Error {
   }
 }
 
-/** An abort that came from outside the stream: the client cancelled, or the worker shuts down. */
+/**
+ * An abort that came from outside the stream: the client cancelled, the worker shuts down
+ * (`shutdown`: the deadline passed while tokens flowed), or it hands the job back to the queue
+ * (`handback`: shutdown began before anything was streamed).
+ */
 export class JobAbort extends Error {
   override readonly name = 'JobAbort';
 
-  constructor(readonly kind: 'cancelled' | 'shutdown') {
-    super(kind === 'cancelled' ? 'the request was cancelled' : 'the worker is shutting down');
+  constructor(readonly kind: 'cancelled' | 'shutdown' | 'handback') {
+    super(JOB_ABORT_MESSAGES[kind]);
   }
 }
+
+const JOB_ABORT_MESSAGES: Record<JobAbort['kind'], string> = {
+  cancelled: 'the request was cancelled',
+  shutdown: 'the worker is shutting down',
+  handback: 'the worker is shutting down; the request goes back to the queue',
+};
 
 export type FailureKind =
   | 'rate_limited'

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 
@@ -30,6 +31,8 @@ export type Reply =
       /** Stops after this many events until `release` resolves (the rest is then sent). */
       holdAfter?: number;
       release?: Promise<void>;
+      /** Waits this long between events: a model that trickles its tokens. */
+      intervalMs?: number;
     }
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   /** Headers sent, then nothing: a server that never produces a token. */
@@ -170,6 +173,7 @@ export class FixtureServer {
         const parts = events(reply.body);
         for (const [index, part] of parts.entries()) {
           if (reply.holdAfter !== undefined && index === reply.holdAfter) await reply.release;
+          if (reply.intervalMs && index > 0) await delay(reply.intervalMs);
           if (res.destroyed) return;
           res.write(part);
         }

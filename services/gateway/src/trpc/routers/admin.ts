@@ -12,7 +12,20 @@ import {
   send,
   sendInput,
 } from '../../billing/ledger.js';
-import { capabilityListOutput, capabilityStateOutput } from '../../billing/outputs.js';
+import {
+  capabilityListOutput,
+  capabilityStateOutput,
+  historyPageOutput,
+  openHoldsOutput,
+  usageReportOutput,
+} from '../../billing/outputs.js';
+import {
+  historyFiltersInput,
+  historyPage,
+  openHolds,
+  usageRangeInput,
+  usageReport,
+} from '../../billing/reports.js';
 import { adminProcedure, router } from '../init.js';
 
 const userId = z.object({ userId: z.string().min(1).max(64) });
@@ -44,6 +57,26 @@ export const adminRouter = router({
   balance: adminProcedure
     .input(userId)
     .query(({ ctx, input }) => ctx.deps.billing.balance.query(input, traced(ctx.requestId))),
+
+  /** Any user's reports, as the user sees their own through `credits.*`. */
+  usage: adminProcedure
+    .input(userId.extend(usageRangeInput.shape))
+    .output(usageReportOutput)
+    .query(({ ctx, input: { userId, ...range } }) =>
+      usageReport(ctx.deps.billing, userId, range, traced(ctx.requestId)),
+    ),
+
+  history: adminProcedure
+    .input(userId.extend(historyFiltersInput.shape))
+    .output(historyPageOutput)
+    .query(({ ctx, input: { userId, ...filters } }) =>
+      historyPage(ctx.deps.billing, userId, filters, traced(ctx.requestId)),
+    ),
+
+  holds: adminProcedure
+    .input(userId)
+    .output(openHoldsOutput)
+    .query(({ ctx, input }) => openHolds(ctx.deps.billing, input.userId, traced(ctx.requestId))),
 
   grantCapability: adminProcedure
     .input(grantCapabilityInput)

@@ -2,23 +2,20 @@ import { currencyCode, positiveAmount, requestId } from '@creditgate/contracts';
 import { z } from 'zod';
 import { traced } from '../../billing/client.js';
 import { send } from '../../billing/ledger.js';
-import { historyPageOutput, requestDetailsOutput } from '../../billing/outputs.js';
+import {
+  historyPageOutput,
+  openHoldsOutput,
+  requestDetailsOutput,
+  usageReportOutput,
+} from '../../billing/outputs.js';
+import {
+  historyFiltersInput,
+  historyPage,
+  openHolds,
+  usageRangeInput,
+  usageReport,
+} from '../../billing/reports.js';
 import { router, userProcedure } from '../init.js';
-
-const DAY_MS = 24 * 3600 * 1000;
-const date = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
-
-const historyInput = z
-  .object({
-    currency: currencyCode.optional(),
-    limit: z.number().int().min(1).max(200).optional(),
-    /** `nextCursor` of the previous page. */
-    cursor: z.string().min(1).max(32).optional(),
-  })
-  .optional();
-
-/** Defaults to the last 30 days. */
-const usageInput = z.object({ from: date.optional(), to: date.optional() }).optional();
 
 /** The caller's own credits, read from billing. */
 export const creditsRouter = router({
@@ -28,30 +25,25 @@ export const creditsRouter = router({
   ),
 
   /** Holds still open for in-flight requests. */
-  holds: userProcedure.query(({ ctx }) =>
-    ctx.deps.billing.holds.query({ userId: ctx.caller.userId }, traced(ctx.requestId)),
-  ),
+  holds: userProcedure
+    .output(openHoldsOutput)
+    .query(({ ctx }) => openHolds(ctx.deps.billing, ctx.caller.userId, traced(ctx.requestId))),
 
-  /** Mints, sends, burns and corrections, newest first, a page at a time. */
+  /** Grants, sends, burns and corrections, newest first, a page at a time; filterable. */
   history: userProcedure
-    .input(historyInput)
+    .input(historyFiltersInput.optional())
     .output(historyPageOutput)
     .query(({ ctx, input }) =>
-      ctx.deps.billing.history.query(
-        { userId: ctx.caller.userId, ...input },
-        traced(ctx.requestId),
-      ),
+      historyPage(ctx.deps.billing, ctx.caller.userId, input, traced(ctx.requestId)),
     ),
 
-  /** Tokens and cost by model and by day over a date range. */
-  usage: userProcedure.input(usageInput).query(({ ctx, input }) => {
-    const to = input?.to ?? new Date().toISOString();
-    const from = input?.from ?? new Date(Date.parse(to) - 30 * DAY_MS).toISOString();
-    return ctx.deps.billing.usage.query(
-      { userId: ctx.caller.userId, from, to },
-      traced(ctx.requestId),
-    );
-  }),
+  /** Tokens and cost by model and by day over a date range (default: the last 30 days). */
+  usage: userProcedure
+    .input(usageRangeInput.optional())
+    .output(usageReportOutput)
+    .query(({ ctx, input }) =>
+      usageReport(ctx.deps.billing, ctx.caller.userId, input, traced(ctx.requestId)),
+    ),
 
   /** One request's tokens per channel, cost and status; another user's id answers not_found. */
   request: userProcedure
