@@ -1,4 +1,4 @@
-import { INFERENCE_QUEUE, newId, redisKeys } from '@creditgate/contracts';
+import { clientRequestId, INFERENCE_QUEUE, newId, redisKeys } from '@creditgate/contracts';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, startStack, type Stack } from '../../../test/support/stack.js';
@@ -96,7 +96,8 @@ describe('what the dashboard shows of a queued job', () => {
       baseUrl: endpointUrl,
       apiKey: ENDPOINT_KEY,
     });
-    const requestId = newId('request');
+    const sentId = newId('request');
+    const requestId = clientRequestId(user.apiKey, sentId);
     const events = new QueueEvents(INFERENCE_QUEUE, {
       connection: { url: stack.env.REDIS_URL! },
       prefix: redisKeys(stack.prefix).bullPrefix,
@@ -114,7 +115,7 @@ describe('what the dashboard shows of a queued job', () => {
       headers: {
         ...bearer(user.apiKey),
         'content-type': 'application/json',
-        'x-request-id': requestId,
+        'x-request-id': sentId,
       },
       body: JSON.stringify({
         model: model.id,
