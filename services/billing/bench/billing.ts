@@ -8,12 +8,13 @@
  * repo root.
  *
  * Environment: BENCH_PG_URL (admin URL, default local postgres), BENCH_SECONDS (per scenario,
- * default 8), BENCH_PROFILE=1 (write a CPU profile of the billing process next to the results),
+ * default 8), BENCH_PROFILE=1 (write a CPU profile of the billing process to
+ * bench/results/profiles/billing, with the window of measured load it is summarised over),
  * BENCH_ONLY (comma-separated `server:link:users:callers` to run a subset, e.g.
  * `billing:httpLink:hot:32`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,6 +26,8 @@ import pg from 'pg';
 
 const serviceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = path.resolve(serviceDir, '../../bench/results');
+/** CPU profiles and the window of measured load they are cut to (see bench/profile-summary.mjs). */
+const profileDir = path.join(resultsDir, 'profiles/billing');
 const adminUrl =
   process.env.BENCH_PG_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -59,8 +62,9 @@ async function startProcess(
   script: string,
   env: Record<string, string>,
   readyMessage: string,
+  profile = false,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [];
+  const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...execArgv, script], {
     cwd: serviceDir,
     env: { ...process.env, ...env },
@@ -98,6 +102,7 @@ function startBillingProcess() {
       NODE_ENV: 'production',
     },
     'billing listening',
+    Boolean(process.env.BENCH_PROFILE),
   );
 }
 
@@ -213,6 +218,10 @@ async function drive(client: PairClient, scenario: Scenario, seconds: number, se
 async function main() {
   const loadAverageBefore = os.loadavg().map((load) => Number(load.toFixed(2)));
   mkdirSync(resultsDir, { recursive: true });
+  if (process.env.BENCH_PROFILE) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
   await recreateDatabase();
 
   const scenarios: Scenario[] = [];
@@ -236,8 +245,16 @@ async function main() {
   try {
     const clients = clientsFor(billing.url);
     await mintUsers(clients.httpBatchLink);
+    const loadStartedUs = process.hrtime.bigint() / 1000n;
     for (const scenario of selected.filter((s) => s.server === 'billing')) {
-      results.push(await measure(billing.child, clients[scenario.link], scenario, results.length));
+      results.push(await measure(billing, clients[scenario.link], scenario, results.length));
+    }
+    if (process.env.BENCH_PROFILE) {
+      const window = {
+        startUs: String(loadStartedUs),
+        endUs: String(process.hrtime.bigint() / 1000n),
+      };
+      writeFileSync(path.join(profileDir, 'window.json'), `${JSON.stringify(window)}\n`);
     }
     verified = (await clients.httpBatchLink.verify.query()).ok;
   } finally {
@@ -254,7 +271,7 @@ async function main() {
     try {
       const clients = clientsFor(noop.url);
       for (const scenario of noopScenarios) {
-        results.push(await measure(noop.child, clients[scenario.link], scenario, results.length));
+        results.push(await measure(noop, clients[scenario.link], scenario, results.length));
       }
     } finally {
       await stopProcess(noop.child);
@@ -286,6 +303,9 @@ async function main() {
       'server µs/pair': row.serverCpuUsPerPair,
       'client µs/pair': row.clientCpuUsPerPair,
       'postgres µs/pair': row.postgresCpuUsPerPair,
+      'items/batch': row.authorizeItemsPerBatch
+        ? `${row.authorizeItemsPerBatch}/${row.settleItemsPerBatch}`
+        : '',
       'host busy': row.hostCpuBusy,
     })),
   );
@@ -305,21 +325,56 @@ async function mintUsers(client: Client) {
 }
 
 /** One scenario: a warm-up second, then SECONDS measured, with the CPU each party used. */
-async function measure(server: ChildProcess, client: PairClient, scenario: Scenario, seed: number) {
+type BatchCounts = Record<'authorize' | 'settle', { batches: number; items: number }>;
+
+/** Billing's ledger batch counters from /metrics; null for the no-op server, which has none. */
+async function batchCounts(url: string, scenario: Scenario): Promise<BatchCounts | null> {
+  if (scenario.server !== 'billing') return null;
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string, kind: string) =>
+    Number(new RegExp(`^${name}\\{[^}]*kind="${kind}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const counts = (kind: string) => ({
+    batches: read('billing_ledger_batches_total', kind),
+    items: read('billing_ledger_batch_items_total', kind),
+  });
+  return { authorize: counts('authorize'), settle: counts('settle') };
+}
+
+/** Items per ledger batch (per database transaction) between two readings of the counters. */
+function itemsPerBatch(
+  before: BatchCounts | null,
+  after: BatchCounts | null,
+  kind: keyof BatchCounts,
+) {
+  if (!before || !after) return null;
+  const batches = after[kind].batches - before[kind].batches;
+  return batches > 0
+    ? Number(((after[kind].items - before[kind].items) / batches).toFixed(1))
+    : null;
+}
+
+async function measure(
+  server: { child: ChildProcess; url: string },
+  client: PairClient,
+  scenario: Scenario,
+  seed: number,
+) {
   await drive(client, scenario, 1, seed);
 
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const serverBefore = processCpuSeconds(server.pid!);
+    const batchesBefore = await batchCounts(server.url, scenario);
+    const serverBefore = processCpuSeconds(server.child.pid!);
     const postgresBefore = await postgresCpuSeconds(admin);
     const clientBefore = process.cpuUsage();
     const hostBefore = hostCpu();
     const latencies = await drive(client, scenario, SECONDS, 1000 + seed);
-    const serverCpu = processCpuSeconds(server.pid!) - serverBefore;
+    const serverCpu = processCpuSeconds(server.child.pid!) - serverBefore;
     const postgresCpu = (await postgresCpuSeconds(admin)) - postgresBefore;
     const clientUsage = process.cpuUsage(clientBefore);
     const hostAfter = hostCpu();
+    const batchesAfter = await batchCounts(server.url, scenario);
 
     const pairs = latencies.length;
     const result = {
@@ -331,6 +386,8 @@ async function measure(server: ChildProcess, client: PairClient, scenario: Scena
       serverCpuUsPerPair: Math.round((serverCpu * 1e6) / pairs),
       clientCpuUsPerPair: Math.round((clientUsage.user + clientUsage.system) / pairs),
       postgresCpuUsPerPair: Math.round((postgresCpu * 1e6) / pairs),
+      authorizeItemsPerBatch: itemsPerBatch(batchesBefore, batchesAfter, 'authorize'),
+      settleItemsPerBatch: itemsPerBatch(batchesBefore, batchesAfter, 'settle'),
       hostCpuBusy: Number(
         ((hostAfter.busy - hostBefore.busy) / (hostAfter.total - hostBefore.total)).toFixed(2),
       ),

@@ -56,6 +56,14 @@ async function serve(
   database: Database,
 ): Promise<BillingServer> {
   const db = database.prisma;
+  const metrics = createBillingMetrics(db);
+  const batchCounters = {
+    authorize: [
+      metrics.ledgerBatches.labels('authorize'),
+      metrics.ledgerBatchItems.labels('authorize'),
+    ],
+    settle: [metrics.ledgerBatches.labels('settle'), metrics.ledgerBatchItems.labels('settle')],
+  } as const;
   const ledger = await createLedger(database, {
     catalog: loadCatalog(env.CATALOG_PATH),
     customEndpointPrices: env.CUSTOM_ENDPOINT_PRICES,
@@ -63,8 +71,12 @@ async function serve(
     byoKeysEnabled: env.BYO_KEYS_ENABLED,
     holdTtlSeconds: env.HOLD_TTL_SECONDS,
     now: options.now,
+    onBatch(kind, size) {
+      const [batches, items] = batchCounters[kind];
+      batches.inc();
+      items.inc(size);
+    },
   });
-  const metrics = createBillingMetrics(db);
 
   // Requests are logged once, by tRPC's onError or the procedures themselves: a line per call
   // at thousands of calls per second would cost more than the calls. The long parameter limit
