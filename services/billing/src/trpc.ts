@@ -10,8 +10,8 @@ import type { BillingMetrics } from './metrics.js';
 export interface BillingContext {
   ledger: Ledger;
   metrics: BillingMetrics;
-  serviceToken: string;
-  presentedToken: string | undefined;
+  /** True when the HTTP request carried the service token (checked once for all its calls). */
+  authorized: boolean;
   requestId: string | undefined;
   log: Logger;
 }
@@ -31,8 +31,7 @@ export function contextFactory(deps: ContextDeps) {
     return {
       ledger: deps.ledger,
       metrics: deps.metrics,
-      serviceToken: deps.serviceToken,
-      presentedToken: typeof token === 'string' ? token : undefined,
+      authorized: tokensEqual(typeof token === 'string' ? token : undefined, deps.serviceToken),
       requestId,
       log: requestId ? deps.logger.child({ requestId }) : deps.logger,
     };
@@ -88,19 +87,19 @@ const t = initTRPC.context<BillingContext>().create({
 
 export const router = t.router;
 
-const mapAppErrors = t.middleware(async ({ next }) => {
+/**
+ * Every billing procedure: callable only with the service token, never with a user's key; domain
+ * errors leave as their tRPC codes. One middleware for both, since each middleware level copies
+ * the call's options and context, a cost paid on every call of a batch.
+ */
+export const serviceProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.authorized) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid x-service-token is required' });
+  }
   const result = await next();
   if (!result.ok && isAppError(result.error.cause)) {
     const cause = result.error.cause;
     throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
   }
   return result;
-});
-
-/** Every billing procedure: callable only with the service token, never with a user's key. */
-export const serviceProcedure = t.procedure.use(mapAppErrors).use(({ ctx, next }) => {
-  if (!tokensEqual(ctx.presentedToken, ctx.serviceToken)) {
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid x-service-token is required' });
-  }
-  return next();
 });

@@ -10,6 +10,8 @@ import { FUNCTION_NAMES } from './functions.js';
  */
 
 export interface AuthorizeRecord {
+  /** Position in the batch, set when the batch is sent. */
+  ord?: number;
   request_id: string;
   user_id: string;
   model_id: string;
@@ -34,6 +36,8 @@ export interface AuthorizeRow {
 }
 
 export interface SettleRecord {
+  /** Position in the batch, set when the batch is sent. */
+  ord?: number;
   request_id: string;
   pricing_version: string | null;
   cost: string;
@@ -55,6 +59,8 @@ export interface SettleRow {
 }
 
 export interface ReleaseRecord {
+  /** Position in the batch, set when the batch is sent. */
+  ord?: number;
   request_id: string;
   target: 'voided' | 'expired';
   reason: string;
@@ -67,8 +73,14 @@ export interface ReleaseRow {
   released: bigint;
 }
 
-function withOrd<T>(items: T[]): string {
-  return JSON.stringify(items.map((item, ord) => ({ ...item, ord })));
+/** The batch as the functions' jsonb argument, each item numbered by its position. */
+function withOrd<T extends { ord?: number }>(items: T[]): string {
+  // The records are this module's own, made for one call: numbering them in place spares a
+  // copy of every item. A single item retried alone is renumbered 0.
+  items.forEach((item, ord) => {
+    item.ord = ord;
+  });
+  return JSON.stringify(items);
 }
 
 function byOrd<R extends { ord: number }>(rows: R[], count: number): R[] {
@@ -85,7 +97,7 @@ export async function authorizeBatch(pool: pg.Pool, now: Date, items: AuthorizeR
   }>(
     `SELECT out_ord AS ord, out_outcome AS outcome, out_currency AS currency
      FROM ${FUNCTION_NAMES.authorize}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now],
+    [withOrd(items), now.toISOString()],
   );
   return byOrd(rows, items.length).map((row): AuthorizeRow => ({
     outcome: row.outcome,
@@ -101,7 +113,7 @@ export async function settleBatch(pool: pg.Pool, now: Date, items: SettleRecord[
   }>(
     `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
      FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now],
+    [withOrd(items), now.toISOString()],
   );
   return byOrd(rows, items.length).map((row): SettleRow => ({
     outcome: row.outcome,
@@ -117,7 +129,7 @@ export async function releaseBatch(pool: pg.Pool, now: Date, items: ReleaseRecor
   }>(
     `SELECT out_ord AS ord, out_outcome AS outcome, out_released AS released
      FROM ${FUNCTION_NAMES.release}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now],
+    [withOrd(items), now.toISOString()],
   );
   return byOrd(rows, items.length).map((row): ReleaseRow => ({
     outcome: row.outcome,
