@@ -1,9 +1,10 @@
 /**
  * authorize + settle throughput of the billing service, through the real tRPC client over HTTP,
  * against local Postgres: one hot user and 10,000 spread users, 8 and 32 concurrent callers,
- * with the client the gateway and the worker use (httpLink over createServiceFetch) and with a
- * batching client (httpBatchLink, same fetch). Billing runs as its own process (`dist/main.js`)
- * on a fresh database. The same callers also drive a no-op tRPC server (noop-server.ts), the
+ * with the client the gateway and the worker use (httpLink over createServiceFetch), with a
+ * batching client (httpBatchLink, same fetch) and with callers whose concurrent calls are
+ * gathered into `authorizeMany` / `settleMany` calls (`many`, over httpLink). Billing runs as its
+ * own process (`dist/main.js`) on a fresh database. The same callers also drive a no-op tRPC server (noop-server.ts), the
  * floor set by HTTP and tRPC alone. Prints a table and writes bench/results/billing.json at the
  * repo root.
  *
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { BillingRouter } from '@creditgate/billing';
 import { createServiceFetch } from '@creditgate/runtime';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import pg from 'pg';
 
 const serviceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,6 +44,8 @@ const MAX_OUTPUT_TOKENS = 500;
 const TICKS_PER_SECOND = 100;
 
 type Client = TRPCClient<BillingRouter>;
+type Inputs = inferRouterInputs<BillingRouter>;
+type Outputs = inferRouterOutputs<BillingRouter>;
 
 function databaseUrl(name: string) {
   const url = new URL(adminUrl);
@@ -157,25 +161,82 @@ function percentile(sorted: number[], p: number): number {
 
 interface Scenario {
   server: 'billing' | 'noop';
-  link: 'httpLink' | 'httpBatchLink';
+  /** `many`: calls made in the same tick go as one authorizeMany / settleMany call (httpLink). */
+  link: 'httpLink' | 'httpBatchLink' | 'many';
   users: 'hot' | 'spread';
   concurrency: number;
 }
 
 /** The two procedures the benchmark calls, as both servers expose them. */
-type PairClient = Pick<Client, 'authorize' | 'settle'>;
+interface PairClient {
+  authorize: { mutate(input: Inputs['authorize']): Promise<Outputs['authorize']> };
+  settle: { mutate(input: Inputs['settle']): Promise<Outputs['settle']> };
+}
 
-function clientsFor(url: string): Record<Scenario['link'], Client> {
+type ItemOutcome<T> =
+  { ok: true; value: T } | { ok: false; error: { message: string; appCode?: string } };
+
+/**
+ * Gathers the calls made in one turn of the event loop and sends them as one batched call of at
+ * most 256 items; each caller gets its own item's answer. What a caller of `authorizeMany` and
+ * `settleMany` does.
+ */
+function gathered<I, O>(send: (items: I[]) => Promise<ItemOutcome<O>[]>) {
+  let pending: { item: I; resolve(value: O): void; reject(error: Error): void }[] = [];
+  const flush = () => {
+    const gathered = pending;
+    pending = [];
+    for (let start = 0; start < gathered.length; start += 256) {
+      const chunk = gathered.slice(start, start + 256);
+      send(chunk.map((call) => call.item)).then(
+        (outcomes) =>
+          chunk.forEach((call, index) => {
+            const outcome = outcomes[index]!;
+            if (outcome.ok) call.resolve(outcome.value);
+            else call.reject(new Error(`${outcome.error.appCode}: ${outcome.error.message}`));
+          }),
+        (error: Error) => chunk.forEach((call) => call.reject(error)),
+      );
+    }
+  };
+  return (item: I) =>
+    new Promise<O>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ item, resolve, reject });
+    });
+}
+
+function clientsFor(url: string): Record<Scenario['link'], PairClient> {
   const headers = { 'x-service-token': SERVICE_TOKEN };
   const fetch = createServiceFetch({ timeoutMs: 30_000 });
+  const single = createTRPCClient<BillingRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers, fetch })],
+  });
+  const authorizeMany = gathered((items: Inputs['authorize'][]) =>
+    single.authorizeMany.mutate({ items }),
+  );
+  const settleMany = gathered((items: Inputs['settle'][]) => single.settleMany.mutate({ items }));
   return {
-    httpLink: createTRPCClient<BillingRouter>({
-      links: [httpLink({ url: `${url}/trpc`, headers, fetch })],
-    }),
-    httpBatchLink: createTRPCClient<BillingRouter>({
-      links: [httpBatchLink({ url: `${url}/trpc`, headers, fetch, maxItems: 64 })],
-    }),
+    httpLink: single,
+    httpBatchLink: batchingClient(url),
+    many: {
+      authorize: { mutate: (input) => authorizeMany(input) },
+      settle: { mutate: (input) => settleMany(input) },
+    },
   };
+}
+
+function batchingClient(url: string): Client {
+  return createTRPCClient<BillingRouter>({
+    links: [
+      httpBatchLink({
+        url: `${url}/trpc`,
+        headers: { 'x-service-token': SERVICE_TOKEN },
+        fetch: createServiceFetch({ timeoutMs: 30_000 }),
+        maxItems: 64,
+      }),
+    ],
+  });
 }
 
 let sequence = 0;
@@ -226,7 +287,9 @@ async function main() {
 
   const scenarios: Scenario[] = [];
   for (const server of ['billing', 'noop'] as const) {
-    for (const link of ['httpLink', 'httpBatchLink'] as const) {
+    for (const link of server === 'noop'
+      ? (['httpLink', 'httpBatchLink'] as const)
+      : (['httpLink', 'httpBatchLink', 'many'] as const)) {
       for (const users of server === 'noop'
         ? (['spread'] as const)
         : (['spread', 'hot'] as const)) {
@@ -244,7 +307,8 @@ async function main() {
   let verified = false;
   try {
     const clients = clientsFor(billing.url);
-    await mintUsers(clients.httpBatchLink);
+    const operator = batchingClient(billing.url);
+    await mintUsers(operator);
     const loadStartedUs = process.hrtime.bigint() / 1000n;
     for (const scenario of selected.filter((s) => s.server === 'billing')) {
       results.push(await measure(billing, clients[scenario.link], scenario, results.length));
@@ -256,7 +320,7 @@ async function main() {
       };
       writeFileSync(path.join(profileDir, 'window.json'), `${JSON.stringify(window)}\n`);
     }
-    verified = (await clients.httpBatchLink.verify.query()).ok;
+    verified = (await operator.verify.query()).ok;
   } finally {
     await stopProcess(billing.child);
   }
@@ -325,6 +389,21 @@ async function mintUsers(client: Client) {
 }
 
 /** One scenario: a warm-up second, then SECONDS measured, with the CPU each party used. */
+/**
+ * Vacuums and analyzes the bench database. Every scenario then starts from the state autovacuum
+ * keeps a production database in: where autovacuum is off (development servers often run so),
+ * each scenario would otherwise wade through the dead rows of all the scenarios before it.
+ */
+async function vacuum() {
+  const client = new pg.Client({ connectionString: databaseUrl(DATABASE) });
+  await client.connect();
+  try {
+    await client.query('VACUUM (ANALYZE)');
+  } finally {
+    await client.end();
+  }
+}
+
 type BatchCounts = Record<'authorize' | 'settle', { batches: number; items: number }>;
 
 /** Billing's ledger batch counters from /metrics; null for the no-op server, which has none. */
@@ -359,6 +438,7 @@ async function measure(
   scenario: Scenario,
   seed: number,
 ) {
+  if (scenario.server === 'billing') await vacuum();
   await drive(client, scenario, 1, seed);
 
   const admin = new pg.Client({ connectionString: adminUrl });

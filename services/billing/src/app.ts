@@ -7,7 +7,7 @@ import { createLedger, type Clock, type Ledger } from './ledger/index.js';
 import { createBillingMetrics } from './metrics.js';
 import { appRouter, type BillingRouter } from './routers/index.js';
 import { startSweeper } from './sweeper.js';
-import { contextFactory } from './trpc.js';
+import { contextFactory, MAX_BATCH_SIZE } from './trpc.js';
 
 export interface StartOptions {
   /** Clock for holds, expiry and capabilities; tests inject one. */
@@ -45,9 +45,6 @@ export async function startBilling(
     throw error;
   }
 }
-
-/** Most calls one tRPC batch request may carry; callers batching billing calls stay below it. */
-export const MAX_BATCH_SIZE = 256;
 
 async function serve(
   env: BillingEnv,

@@ -1,6 +1,7 @@
 import { REQUEST_ID_RE, TRPC_ERROR_CODE, isAppError, type ErrorCode } from '@creditgate/contracts';
 import { tokensEqual, type Logger } from '@creditgate/runtime';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
 import { ZodError } from 'zod';
 import type { Ledger } from './ledger/index.js';
@@ -38,6 +39,12 @@ export function contextFactory(deps: ContextDeps) {
   };
 }
 
+/**
+ * Most calls one tRPC batch request may carry, and most items one `authorizeMany` or `settleMany`
+ * call may carry; callers batching billing calls stay below it.
+ */
+export const MAX_BATCH_SIZE = 256;
+
 /** The one place domain error codes become tRPC codes (and so HTTP statuses). */
 const TRPC_CODE = TRPC_ERROR_CODE satisfies Record<ErrorCode, TRPCError['code']>;
 
@@ -56,6 +63,29 @@ function appCodeOf(error: TRPCError): ErrorCode | undefined {
     default:
       return undefined;
   }
+}
+
+/** Why one item of a batched call failed: what `error.data` of the same call made alone carries. */
+export interface ItemError {
+  message: string;
+  code: TRPCError['code'];
+  httpStatus: number;
+  appCode: ErrorCode | undefined;
+  details: Record<string, unknown> | undefined;
+}
+
+/** Maps an item's failure like the error formatter maps a call's; unexpected ones are internal. */
+export function itemError(cause: unknown): ItemError {
+  const error = isAppError(cause)
+    ? new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause })
+    : getTRPCErrorFromUnknown(cause);
+  return {
+    message: error.code === 'INTERNAL_SERVER_ERROR' ? 'internal error' : error.message,
+    code: error.code,
+    httpStatus: getHTTPStatusCodeFromError(error),
+    appCode: appCodeOf(error),
+    details: isAppError(cause) ? cause.details : undefined,
+  };
 }
 
 /** "path: message; ..." for input validation failures, instead of tRPC's JSON dump. */
