@@ -6,7 +6,8 @@ import { FUNCTION_NAMES } from './functions.js';
  * are the functions' record definitions; amounts travel as decimal strings of minor units (JSON
  * has no 64-bit integers). Every item carries `ord`, its position in the batch, and rows are
  * matched back by it, since the functions return them in an order of their own. These calls go
- * to the pg pool directly (see db.ts); int8 columns arrive as strings and are converted here.
+ * to the pg pool directly (see db.ts) as named prepared statements, so each connection parses
+ * and plans the call once; int8 columns arrive as strings and are converted here.
  */
 
 export interface AuthorizeRecord {
@@ -94,11 +95,12 @@ export async function authorizeBatch(pool: pg.Pool, now: Date, items: AuthorizeR
     ord: number;
     outcome: AuthorizeRow['outcome'];
     currency: string | null;
-  }>(
-    `SELECT out_ord AS ord, out_outcome AS outcome, out_currency AS currency
-     FROM ${FUNCTION_NAMES.authorize}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now.toISOString()],
-  );
+  }>({
+    name: FUNCTION_NAMES.authorize,
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_currency AS currency
+           FROM ${FUNCTION_NAMES.authorize}($1::jsonb, $2::timestamptz)`,
+    values: [withOrd(items), now.toISOString()],
+  });
   return byOrd(rows, items.length).map((row): AuthorizeRow => ({
     outcome: row.outcome,
     currency: row.currency,
@@ -110,11 +112,12 @@ export async function settleBatch(pool: pg.Pool, now: Date, items: SettleRecord[
     ord: number;
     outcome: SettleRow['outcome'];
     overshoot: string;
-  }>(
-    `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
-     FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now.toISOString()],
-  );
+  }>({
+    name: FUNCTION_NAMES.settle,
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
+           FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
+    values: [withOrd(items), now.toISOString()],
+  });
   return byOrd(rows, items.length).map((row): SettleRow => ({
     outcome: row.outcome,
     overshoot: BigInt(row.overshoot),
@@ -126,11 +129,12 @@ export async function releaseBatch(pool: pg.Pool, now: Date, items: ReleaseRecor
     ord: number;
     outcome: ReleaseRow['outcome'];
     released: string;
-  }>(
-    `SELECT out_ord AS ord, out_outcome AS outcome, out_released AS released
-     FROM ${FUNCTION_NAMES.release}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now.toISOString()],
-  );
+  }>({
+    name: FUNCTION_NAMES.release,
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_released AS released
+           FROM ${FUNCTION_NAMES.release}($1::jsonb, $2::timestamptz)`,
+    values: [withOrd(items), now.toISOString()],
+  });
   return byOrd(rows, items.length).map((row): ReleaseRow => ({
     outcome: row.outcome,
     released: BigInt(row.released),
