@@ -6,7 +6,8 @@
 // --inclusive adds the functions with the most total time (self plus callees), which shows
 // which step of a request (authorize, enqueue, relay...) the time belongs to.
 //
-// When `window.json` (written by `BENCH_CPU_PROF=1 npm run bench:gateway`) sits beside a profile,
+// When `window.json` (written by `BENCH_CPU_PROF=1 npm run bench:gateway` and by
+// `BENCH_PROFILE=1 npm run bench:billing`) sits beside a profile,
 // only samples inside that window count, so start-up and warm-up stay out. Both use the
 // monotonic clock, which V8's profiler and process.hrtime share on Linux.
 

@@ -1,19 +1,21 @@
 /**
  * authorize + settle throughput of the billing service, through the real tRPC client over HTTP,
  * against local Postgres: one hot user and 10,000 spread users, 8 and 32 concurrent callers,
- * with the client the gateway and the worker use (httpLink over createServiceFetch) and with a
- * batching client (httpBatchLink, same fetch). Billing runs as its own process (`dist/main.js`)
- * on a fresh database. The same callers also drive a no-op tRPC server (noop-server.ts), the
+ * with the client the gateway and the worker use (httpLink over createServiceFetch), with a
+ * batching client (httpBatchLink, same fetch) and with callers whose concurrent calls are
+ * gathered into `authorizeMany` / `settleMany` calls (`many`, over httpLink). Billing runs as its
+ * own process (`dist/main.js`) on a fresh database. The same callers also drive a no-op tRPC server (noop-server.ts), the
  * floor set by HTTP and tRPC alone. Prints a table and writes bench/results/billing.json at the
  * repo root.
  *
  * Environment: BENCH_PG_URL (admin URL, default local postgres), BENCH_SECONDS (per scenario,
- * default 8), BENCH_PROFILE=1 (write a CPU profile of the billing process next to the results),
+ * default 8), BENCH_PROFILE=1 (write a CPU profile of the billing process to
+ * bench/results/profiles/billing, with the window of measured load it is summarised over),
  * BENCH_ONLY (comma-separated `server:link:users:callers` to run a subset, e.g.
  * `billing:httpLink:hot:32`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,10 +23,13 @@ import { fileURLToPath } from 'node:url';
 import type { BillingRouter } from '@creditgate/billing';
 import { createServiceFetch } from '@creditgate/runtime';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import pg from 'pg';
 
 const serviceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = path.resolve(serviceDir, '../../bench/results');
+/** CPU profiles and the window of measured load they are cut to (see bench/profile-summary.mjs). */
+const profileDir = path.join(resultsDir, 'profiles/billing');
 const adminUrl =
   process.env.BENCH_PG_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -39,6 +44,8 @@ const MAX_OUTPUT_TOKENS = 500;
 const TICKS_PER_SECOND = 100;
 
 type Client = TRPCClient<BillingRouter>;
+type Inputs = inferRouterInputs<BillingRouter>;
+type Outputs = inferRouterOutputs<BillingRouter>;
 
 function databaseUrl(name: string) {
   const url = new URL(adminUrl);
@@ -59,8 +66,9 @@ async function startProcess(
   script: string,
   env: Record<string, string>,
   readyMessage: string,
+  profile = false,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [];
+  const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...execArgv, script], {
     cwd: serviceDir,
     env: { ...process.env, ...env },
@@ -98,6 +106,7 @@ function startBillingProcess() {
       NODE_ENV: 'production',
     },
     'billing listening',
+    Boolean(process.env.BENCH_PROFILE),
   );
 }
 
@@ -152,25 +161,82 @@ function percentile(sorted: number[], p: number): number {
 
 interface Scenario {
   server: 'billing' | 'noop';
-  link: 'httpLink' | 'httpBatchLink';
+  /** `many`: calls made in the same tick go as one authorizeMany / settleMany call (httpLink). */
+  link: 'httpLink' | 'httpBatchLink' | 'many';
   users: 'hot' | 'spread';
   concurrency: number;
 }
 
 /** The two procedures the benchmark calls, as both servers expose them. */
-type PairClient = Pick<Client, 'authorize' | 'settle'>;
+interface PairClient {
+  authorize: { mutate(input: Inputs['authorize']): Promise<Outputs['authorize']> };
+  settle: { mutate(input: Inputs['settle']): Promise<Outputs['settle']> };
+}
 
-function clientsFor(url: string): Record<Scenario['link'], Client> {
+type ItemOutcome<T> =
+  { ok: true; value: T } | { ok: false; error: { message: string; appCode?: string } };
+
+/**
+ * Gathers the calls made in one turn of the event loop and sends them as one batched call of at
+ * most 256 items; each caller gets its own item's answer. What a caller of `authorizeMany` and
+ * `settleMany` does.
+ */
+function gathered<I, O>(send: (items: I[]) => Promise<ItemOutcome<O>[]>) {
+  let pending: { item: I; resolve(value: O): void; reject(error: Error): void }[] = [];
+  const flush = () => {
+    const gathered = pending;
+    pending = [];
+    for (let start = 0; start < gathered.length; start += 256) {
+      const chunk = gathered.slice(start, start + 256);
+      send(chunk.map((call) => call.item)).then(
+        (outcomes) =>
+          chunk.forEach((call, index) => {
+            const outcome = outcomes[index]!;
+            if (outcome.ok) call.resolve(outcome.value);
+            else call.reject(new Error(`${outcome.error.appCode}: ${outcome.error.message}`));
+          }),
+        (error: Error) => chunk.forEach((call) => call.reject(error)),
+      );
+    }
+  };
+  return (item: I) =>
+    new Promise<O>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ item, resolve, reject });
+    });
+}
+
+function clientsFor(url: string): Record<Scenario['link'], PairClient> {
   const headers = { 'x-service-token': SERVICE_TOKEN };
   const fetch = createServiceFetch({ timeoutMs: 30_000 });
+  const single = createTRPCClient<BillingRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers, fetch })],
+  });
+  const authorizeMany = gathered((items: Inputs['authorize'][]) =>
+    single.authorizeMany.mutate({ items }),
+  );
+  const settleMany = gathered((items: Inputs['settle'][]) => single.settleMany.mutate({ items }));
   return {
-    httpLink: createTRPCClient<BillingRouter>({
-      links: [httpLink({ url: `${url}/trpc`, headers, fetch })],
-    }),
-    httpBatchLink: createTRPCClient<BillingRouter>({
-      links: [httpBatchLink({ url: `${url}/trpc`, headers, fetch, maxItems: 64 })],
-    }),
+    httpLink: single,
+    httpBatchLink: batchingClient(url),
+    many: {
+      authorize: { mutate: (input) => authorizeMany(input) },
+      settle: { mutate: (input) => settleMany(input) },
+    },
   };
+}
+
+function batchingClient(url: string): Client {
+  return createTRPCClient<BillingRouter>({
+    links: [
+      httpBatchLink({
+        url: `${url}/trpc`,
+        headers: { 'x-service-token': SERVICE_TOKEN },
+        fetch: createServiceFetch({ timeoutMs: 30_000 }),
+        maxItems: 64,
+      }),
+    ],
+  });
 }
 
 let sequence = 0;
@@ -213,11 +279,17 @@ async function drive(client: PairClient, scenario: Scenario, seconds: number, se
 async function main() {
   const loadAverageBefore = os.loadavg().map((load) => Number(load.toFixed(2)));
   mkdirSync(resultsDir, { recursive: true });
+  if (process.env.BENCH_PROFILE) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
   await recreateDatabase();
 
   const scenarios: Scenario[] = [];
   for (const server of ['billing', 'noop'] as const) {
-    for (const link of ['httpLink', 'httpBatchLink'] as const) {
+    for (const link of server === 'noop'
+      ? (['httpLink', 'httpBatchLink'] as const)
+      : (['httpLink', 'httpBatchLink', 'many'] as const)) {
       for (const users of server === 'noop'
         ? (['spread'] as const)
         : (['spread', 'hot'] as const)) {
@@ -235,11 +307,20 @@ async function main() {
   let verified = false;
   try {
     const clients = clientsFor(billing.url);
-    await mintUsers(clients.httpBatchLink);
+    const operator = batchingClient(billing.url);
+    await mintUsers(operator);
+    const loadStartedUs = process.hrtime.bigint() / 1000n;
     for (const scenario of selected.filter((s) => s.server === 'billing')) {
-      results.push(await measure(billing.child, clients[scenario.link], scenario, results.length));
+      results.push(await measure(billing, clients[scenario.link], scenario, results.length));
     }
-    verified = (await clients.httpBatchLink.verify.query()).ok;
+    if (process.env.BENCH_PROFILE) {
+      const window = {
+        startUs: String(loadStartedUs),
+        endUs: String(process.hrtime.bigint() / 1000n),
+      };
+      writeFileSync(path.join(profileDir, 'window.json'), `${JSON.stringify(window)}\n`);
+    }
+    verified = (await operator.verify.query()).ok;
   } finally {
     await stopProcess(billing.child);
   }
@@ -254,7 +335,7 @@ async function main() {
     try {
       const clients = clientsFor(noop.url);
       for (const scenario of noopScenarios) {
-        results.push(await measure(noop.child, clients[scenario.link], scenario, results.length));
+        results.push(await measure(noop, clients[scenario.link], scenario, results.length));
       }
     } finally {
       await stopProcess(noop.child);
@@ -286,6 +367,9 @@ async function main() {
       'server µs/pair': row.serverCpuUsPerPair,
       'client µs/pair': row.clientCpuUsPerPair,
       'postgres µs/pair': row.postgresCpuUsPerPair,
+      'items/batch': row.authorizeItemsPerBatch
+        ? `${row.authorizeItemsPerBatch}/${row.settleItemsPerBatch}`
+        : '',
       'host busy': row.hostCpuBusy,
     })),
   );
@@ -305,21 +389,72 @@ async function mintUsers(client: Client) {
 }
 
 /** One scenario: a warm-up second, then SECONDS measured, with the CPU each party used. */
-async function measure(server: ChildProcess, client: PairClient, scenario: Scenario, seed: number) {
+/**
+ * Vacuums and analyzes the bench database. Every scenario then starts from the state autovacuum
+ * keeps a production database in: where autovacuum is off (development servers often run so),
+ * each scenario would otherwise wade through the dead rows of all the scenarios before it.
+ */
+async function vacuum() {
+  const client = new pg.Client({ connectionString: databaseUrl(DATABASE) });
+  await client.connect();
+  try {
+    await client.query('VACUUM (ANALYZE)');
+  } finally {
+    await client.end();
+  }
+}
+
+type BatchCounts = Record<'authorize' | 'settle', { batches: number; items: number }>;
+
+/** Billing's ledger batch counters from /metrics; null for the no-op server, which has none. */
+async function batchCounts(url: string, scenario: Scenario): Promise<BatchCounts | null> {
+  if (scenario.server !== 'billing') return null;
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string, kind: string) =>
+    Number(new RegExp(`^${name}\\{[^}]*kind="${kind}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const counts = (kind: string) => ({
+    batches: read('billing_ledger_batches_total', kind),
+    items: read('billing_ledger_batch_items_total', kind),
+  });
+  return { authorize: counts('authorize'), settle: counts('settle') };
+}
+
+/** Items per ledger batch (per database transaction) between two readings of the counters. */
+function itemsPerBatch(
+  before: BatchCounts | null,
+  after: BatchCounts | null,
+  kind: keyof BatchCounts,
+) {
+  if (!before || !after) return null;
+  const batches = after[kind].batches - before[kind].batches;
+  return batches > 0
+    ? Number(((after[kind].items - before[kind].items) / batches).toFixed(1))
+    : null;
+}
+
+async function measure(
+  server: { child: ChildProcess; url: string },
+  client: PairClient,
+  scenario: Scenario,
+  seed: number,
+) {
+  if (scenario.server === 'billing') await vacuum();
   await drive(client, scenario, 1, seed);
 
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const serverBefore = processCpuSeconds(server.pid!);
+    const batchesBefore = await batchCounts(server.url, scenario);
+    const serverBefore = processCpuSeconds(server.child.pid!);
     const postgresBefore = await postgresCpuSeconds(admin);
     const clientBefore = process.cpuUsage();
     const hostBefore = hostCpu();
     const latencies = await drive(client, scenario, SECONDS, 1000 + seed);
-    const serverCpu = processCpuSeconds(server.pid!) - serverBefore;
+    const serverCpu = processCpuSeconds(server.child.pid!) - serverBefore;
     const postgresCpu = (await postgresCpuSeconds(admin)) - postgresBefore;
     const clientUsage = process.cpuUsage(clientBefore);
     const hostAfter = hostCpu();
+    const batchesAfter = await batchCounts(server.url, scenario);
 
     const pairs = latencies.length;
     const result = {
@@ -331,6 +466,8 @@ async function measure(server: ChildProcess, client: PairClient, scenario: Scena
       serverCpuUsPerPair: Math.round((serverCpu * 1e6) / pairs),
       clientCpuUsPerPair: Math.round((clientUsage.user + clientUsage.system) / pairs),
       postgresCpuUsPerPair: Math.round((postgresCpu * 1e6) / pairs),
+      authorizeItemsPerBatch: itemsPerBatch(batchesBefore, batchesAfter, 'authorize'),
+      settleItemsPerBatch: itemsPerBatch(batchesBefore, batchesAfter, 'settle'),
       hostCpuBusy: Number(
         ((hostAfter.busy - hostBefore.busy) / (hostAfter.total - hostBefore.total)).toFixed(2),
       ),

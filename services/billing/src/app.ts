@@ -7,7 +7,7 @@ import { createLedger, type Clock, type Ledger } from './ledger/index.js';
 import { createBillingMetrics } from './metrics.js';
 import { appRouter, type BillingRouter } from './routers/index.js';
 import { startSweeper } from './sweeper.js';
-import { contextFactory } from './trpc.js';
+import { contextFactory, MAX_BATCH_SIZE } from './trpc.js';
 
 export interface StartOptions {
   /** Clock for holds, expiry and capabilities; tests inject one. */
@@ -46,9 +46,6 @@ export async function startBilling(
   }
 }
 
-/** Most calls one tRPC batch request may carry; callers batching billing calls stay below it. */
-export const MAX_BATCH_SIZE = 256;
-
 async function serve(
   env: BillingEnv,
   options: StartOptions,
@@ -56,6 +53,14 @@ async function serve(
   database: Database,
 ): Promise<BillingServer> {
   const db = database.prisma;
+  const metrics = createBillingMetrics(db);
+  const batchCounters = {
+    authorize: [
+      metrics.ledgerBatches.labels('authorize'),
+      metrics.ledgerBatchItems.labels('authorize'),
+    ],
+    settle: [metrics.ledgerBatches.labels('settle'), metrics.ledgerBatchItems.labels('settle')],
+  } as const;
   const ledger = await createLedger(database, {
     catalog: loadCatalog(env.CATALOG_PATH),
     customEndpointPrices: env.CUSTOM_ENDPOINT_PRICES,
@@ -63,8 +68,12 @@ async function serve(
     byoKeysEnabled: env.BYO_KEYS_ENABLED,
     holdTtlSeconds: env.HOLD_TTL_SECONDS,
     now: options.now,
+    onBatch(kind, size) {
+      const [batches, items] = batchCounters[kind];
+      batches.inc();
+      items.inc(size);
+    },
   });
-  const metrics = createBillingMetrics(db);
 
   // Requests are logged once, by tRPC's onError or the procedures themselves: a line per call
   // at thousands of calls per second would cost more than the calls. The long parameter limit

@@ -33,6 +33,18 @@ export function createBillingMetrics(db: Db) {
       labelNames: ['currency'] as const,
       registers,
     }),
+    ledgerBatches: new Counter({
+      name: 'billing_ledger_batches_total',
+      help: 'Authorize and settle batches sent to the database (one transaction each), by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    ledgerBatchItems: new Counter({
+      name: 'billing_ledger_batch_items_total',
+      help: 'Calls carried by those batches, by kind (items per batch = items / batches)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     openHolds: new Gauge({
       name: 'billing_open_holds',
       help: 'Requests holding credits right now (all billing processes)',

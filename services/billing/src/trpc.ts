@@ -1,6 +1,7 @@
 import { REQUEST_ID_RE, TRPC_ERROR_CODE, isAppError, type ErrorCode } from '@creditgate/contracts';
 import { tokensEqual, type Logger } from '@creditgate/runtime';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
 import { ZodError } from 'zod';
 import type { Ledger } from './ledger/index.js';
@@ -10,8 +11,8 @@ import type { BillingMetrics } from './metrics.js';
 export interface BillingContext {
   ledger: Ledger;
   metrics: BillingMetrics;
-  serviceToken: string;
-  presentedToken: string | undefined;
+  /** True when the HTTP request carried the service token (checked once for all its calls). */
+  authorized: boolean;
   requestId: string | undefined;
   log: Logger;
 }
@@ -31,13 +32,18 @@ export function contextFactory(deps: ContextDeps) {
     return {
       ledger: deps.ledger,
       metrics: deps.metrics,
-      serviceToken: deps.serviceToken,
-      presentedToken: typeof token === 'string' ? token : undefined,
+      authorized: tokensEqual(typeof token === 'string' ? token : undefined, deps.serviceToken),
       requestId,
       log: requestId ? deps.logger.child({ requestId }) : deps.logger,
     };
   };
 }
+
+/**
+ * Most calls one tRPC batch request may carry, and most items one `authorizeMany` or `settleMany`
+ * call may carry; callers batching billing calls stay below it.
+ */
+export const MAX_BATCH_SIZE = 256;
 
 /** The one place domain error codes become tRPC codes (and so HTTP statuses). */
 const TRPC_CODE = TRPC_ERROR_CODE satisfies Record<ErrorCode, TRPCError['code']>;
@@ -57,6 +63,29 @@ function appCodeOf(error: TRPCError): ErrorCode | undefined {
     default:
       return undefined;
   }
+}
+
+/** Why one item of a batched call failed: what `error.data` of the same call made alone carries. */
+export interface ItemError {
+  message: string;
+  code: TRPCError['code'];
+  httpStatus: number;
+  appCode: ErrorCode | undefined;
+  details: Record<string, unknown> | undefined;
+}
+
+/** Maps an item's failure like the error formatter maps a call's; unexpected ones are internal. */
+export function itemError(cause: unknown): ItemError {
+  const error = isAppError(cause)
+    ? new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause })
+    : getTRPCErrorFromUnknown(cause);
+  return {
+    message: error.code === 'INTERNAL_SERVER_ERROR' ? 'internal error' : error.message,
+    code: error.code,
+    httpStatus: getHTTPStatusCodeFromError(error),
+    appCode: appCodeOf(error),
+    details: isAppError(cause) ? cause.details : undefined,
+  };
 }
 
 /** "path: message; ..." for input validation failures, instead of tRPC's JSON dump. */
@@ -88,19 +117,19 @@ const t = initTRPC.context<BillingContext>().create({
 
 export const router = t.router;
 
-const mapAppErrors = t.middleware(async ({ next }) => {
+/**
+ * Every billing procedure: callable only with the service token, never with a user's key; domain
+ * errors leave as their tRPC codes. One middleware for both, since each middleware level copies
+ * the call's options and context, a cost paid on every call of a batch.
+ */
+export const serviceProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.authorized) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid x-service-token is required' });
+  }
   const result = await next();
   if (!result.ok && isAppError(result.error.cause)) {
     const cause = result.error.cause;
     throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
   }
   return result;
-});
-
-/** Every billing procedure: callable only with the service token, never with a user's key. */
-export const serviceProcedure = t.procedure.use(mapAppErrors).use(({ ctx, next }) => {
-  if (!tokensEqual(ctx.presentedToken, ctx.serviceToken)) {
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid x-service-token is required' });
-  }
-  return next();
 });

@@ -26,6 +26,11 @@ function everyProcedure(client: BillingClient) {
     authorize: () => client.authorize.mutate(request),
     settle: () =>
       client.settle.mutate({ requestId: request.requestId, usage: {}, status: 'complete' }),
+    authorizeMany: () => client.authorizeMany.mutate({ items: [request] }),
+    settleMany: () =>
+      client.settleMany.mutate({
+        items: [{ requestId: request.requestId, usage: {}, status: 'complete' }],
+      }),
     void: () => client.void.mutate({ requestId: request.requestId, reason: 'test' }),
     balance: () => client.balance.query({ userId }),
     holds: () => client.holds.query({ userId }),

@@ -3,6 +3,8 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Most batches running at once; further items wait and form the next batch. */
   maxInFlight: number;
+  /** Called with the size of every batch sent (retries of single items included). */
+  onBatch?: (size: number) => void;
 }
 
 interface Pending<I, O> {
@@ -56,6 +58,7 @@ export class Batcher<I, O> {
   }
 
   private async execute(batch: Pending<I, O>[]): Promise<void> {
+    this.options.onBatch?.(batch.length);
     try {
       const results = await this.run(batch.map((pending) => pending.item));
       batch.forEach((pending, index) => pending.resolve(results[index]!));

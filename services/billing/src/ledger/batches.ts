@@ -6,10 +6,13 @@ import { FUNCTION_NAMES } from './functions.js';
  * are the functions' record definitions; amounts travel as decimal strings of minor units (JSON
  * has no 64-bit integers). Every item carries `ord`, its position in the batch, and rows are
  * matched back by it, since the functions return them in an order of their own. These calls go
- * to the pg pool directly (see db.ts); int8 columns arrive as strings and are converted here.
+ * to the pg pool directly (see db.ts) as named prepared statements, so each connection parses
+ * and plans the call once; int8 columns arrive as strings and are converted here.
  */
 
 export interface AuthorizeRecord {
+  /** Position in the batch, set when the batch is sent. */
+  ord?: number;
   request_id: string;
   user_id: string;
   model_id: string;
@@ -34,6 +37,8 @@ export interface AuthorizeRow {
 }
 
 export interface SettleRecord {
+  /** Position in the batch, set when the batch is sent. */
+  ord?: number;
   request_id: string;
   pricing_version: string | null;
   cost: string;
@@ -55,6 +60,8 @@ export interface SettleRow {
 }
 
 export interface ReleaseRecord {
+  /** Position in the batch, set when the batch is sent. */
+  ord?: number;
   request_id: string;
   target: 'voided' | 'expired';
   reason: string;
@@ -67,8 +74,14 @@ export interface ReleaseRow {
   released: bigint;
 }
 
-function withOrd<T>(items: T[]): string {
-  return JSON.stringify(items.map((item, ord) => ({ ...item, ord })));
+/** The batch as the functions' jsonb argument, each item numbered by its position. */
+function withOrd<T extends { ord?: number }>(items: T[]): string {
+  // The records are this module's own, made for one call: numbering them in place spares a
+  // copy of every item. A single item retried alone is renumbered 0.
+  items.forEach((item, ord) => {
+    item.ord = ord;
+  });
+  return JSON.stringify(items);
 }
 
 function byOrd<R extends { ord: number }>(rows: R[], count: number): R[] {
@@ -82,11 +95,12 @@ export async function authorizeBatch(pool: pg.Pool, now: Date, items: AuthorizeR
     ord: number;
     outcome: AuthorizeRow['outcome'];
     currency: string | null;
-  }>(
-    `SELECT out_ord AS ord, out_outcome AS outcome, out_currency AS currency
-     FROM ${FUNCTION_NAMES.authorize}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now],
-  );
+  }>({
+    name: FUNCTION_NAMES.authorize,
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_currency AS currency
+           FROM ${FUNCTION_NAMES.authorize}($1::jsonb, $2::timestamptz)`,
+    values: [withOrd(items), now.toISOString()],
+  });
   return byOrd(rows, items.length).map((row): AuthorizeRow => ({
     outcome: row.outcome,
     currency: row.currency,
@@ -98,11 +112,12 @@ export async function settleBatch(pool: pg.Pool, now: Date, items: SettleRecord[
     ord: number;
     outcome: SettleRow['outcome'];
     overshoot: string;
-  }>(
-    `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
-     FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now],
-  );
+  }>({
+    name: FUNCTION_NAMES.settle,
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
+           FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
+    values: [withOrd(items), now.toISOString()],
+  });
   return byOrd(rows, items.length).map((row): SettleRow => ({
     outcome: row.outcome,
     overshoot: BigInt(row.overshoot),
@@ -114,11 +129,12 @@ export async function releaseBatch(pool: pg.Pool, now: Date, items: ReleaseRecor
     ord: number;
     outcome: ReleaseRow['outcome'];
     released: string;
-  }>(
-    `SELECT out_ord AS ord, out_outcome AS outcome, out_released AS released
-     FROM ${FUNCTION_NAMES.release}($1::jsonb, $2::timestamptz)`,
-    [withOrd(items), now],
-  );
+  }>({
+    name: FUNCTION_NAMES.release,
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_released AS released
+           FROM ${FUNCTION_NAMES.release}($1::jsonb, $2::timestamptz)`,
+    values: [withOrd(items), now.toISOString()],
+  });
   return byOrd(rows, items.length).map((row): ReleaseRow => ({
     outcome: row.outcome,
     released: BigInt(row.released),

@@ -34,6 +34,8 @@ export interface LedgerOptions {
    * only queue on its row lock.
    */
   maxInFlight?: number;
+  /** Told the size of every authorize and settle batch sent to the database. */
+  onBatch?: (kind: 'authorize' | 'settle', size: number) => void;
 }
 
 /** Everything the ledger's domain functions need: the database, prices, settings and a clock. */
@@ -62,7 +64,11 @@ export async function createLedger(
   await installLedgerFunctions(db);
   await pricing.register(db);
 
-  const batching = { maxBatch: options.maxBatch ?? 64, maxInFlight: options.maxInFlight ?? 1 };
+  const batching = (kind: 'authorize' | 'settle') => ({
+    maxBatch: options.maxBatch ?? 64,
+    maxInFlight: options.maxInFlight ?? 1,
+    onBatch: options.onBatch && ((size: number) => options.onBatch!(kind, size)),
+  });
   return {
     db,
     pool,
@@ -71,8 +77,8 @@ export async function createLedger(
     meterCustomEndpoints: options.meterCustomEndpoints ?? false,
     byoKeysEnabled: options.byoKeysEnabled ?? true,
     holdTtlMs: (options.holdTtlSeconds ?? 600) * 1000,
-    holds: new Batcher((items) => authorizeBatch(pool, now(), items), batching),
-    settlements: new Batcher((items) => settleBatch(pool, now(), items), batching),
+    holds: new Batcher((items) => authorizeBatch(pool, now(), items), batching('authorize')),
+    settlements: new Batcher((items) => settleBatch(pool, now(), items), batching('settle')),
     recent: new RecentRequests(50_000),
   };
 }
