@@ -74,12 +74,15 @@ describe("a newcomer's first requests", () => {
     });
     customModelId = model.id;
 
-    const stream = await stack.openai(newcomer.apiKey).chat.completions.create({
-      model: model.id,
-      messages: [{ role: 'user', content: 'Say hello' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    const stream = await stack.openai(newcomer.apiKey).chat.completions.create(
+      {
+        model: model.id,
+        messages: [{ role: 'user', content: 'Say hello' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      { headers: { 'x-request-id': 'req_e2e_home' } },
+    );
     let text = '';
     let usage: OpenAI.CompletionUsage | undefined;
     for await (const chunk of stream) {
@@ -96,6 +99,8 @@ describe("a newcomer's first requests", () => {
 
   it('refuses a platform model with 402 insufficient_credits and enqueues nothing', async () => {
     const requestId = 'req_e2e_refused';
+    // The worker settles the previous request after answering it; let it finish first.
+    await stack.jobFinished('req_e2e_home');
     const countsBefore = await stack.queue.getJobCounts();
     const error = await stack
       .openai(newcomer.apiKey)

@@ -5,6 +5,7 @@ import {
   ceilingOf,
   formatAmount,
   newId,
+  pricesToWire,
   type AuthorizeInput,
   type AuthorizeResult,
 } from '@creditgate/contracts';
@@ -192,19 +193,19 @@ async function submit(
       pricingVersion: record.pricing_version,
     });
   }
-  return {
-    result: toResult({
-      requestId: input.requestId,
-      decision: record.decision,
-      reason: record.reason,
-      currency: row.currency,
-      hold: row.currency === null ? 0n : BigInt(record.amount),
-      maxOutputTokens: record.max_output_tokens,
-      outputClamped: record.output_clamped,
-      affordableOutputTokens: record.affordable_output_tokens,
-    }),
-    replayed: false,
-  };
+  const result = toResult({
+    requestId: input.requestId,
+    decision: record.decision,
+    reason: record.reason,
+    currency: row.currency,
+    hold: row.currency === null ? 0n : BigInt(record.amount),
+    maxOutputTokens: record.max_output_tokens,
+    outputClamped: record.output_clamped,
+    affordableOutputTokens: record.affordable_output_tokens,
+  });
+  // The prices settle will burn at (it reads the same pricing version), for the cost shown.
+  if (row.currency !== null && pricing) result.prices = pricesToWire(pricing.prices);
+  return { result, replayed: false };
 }
 
 /** Stores a decision that cannot fall short: nothing held (unmetered, denied) or an overspend. */
