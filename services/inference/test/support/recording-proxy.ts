@@ -1,5 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EventEmitter, once } from 'node:events';
 
 export interface RecordedCall {
   /** The tRPC procedure path, e.g. `settle`. */
@@ -24,6 +25,8 @@ export class RecordingProxy {
   readonly calls: RecordedCall[] = [];
   /** HTTP requests that reached the proxy (a batch is one). */
   httpRequests = 0;
+  /** Requests naming this procedure are held (never forwarded) while it is set. */
+  private holding: string | null = null;
   private readonly server: Server;
   url = '';
 
@@ -33,6 +36,11 @@ export class RecordingProxy {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
+        if (this.holding && (req.url ?? '').split('?')[0]!.split(/[/,]/).includes(this.holding)) {
+          this.held += 1;
+          this.emitter.emit('held');
+          return;
+        }
         const body = Buffer.concat(chunks);
         const upstream = request(
           new URL(req.url ?? '/', this.target),
@@ -72,6 +80,24 @@ export class RecordingProxy {
         status: item === undefined ? status : (item.error?.data?.httpStatus ?? 200),
       });
     });
+  }
+
+  held = 0;
+  private readonly emitter = new EventEmitter();
+
+  /**
+   * Holds every later call of `procedure` (as if billing stopped answering) until `resume`;
+   * resolves once one call has been held.
+   */
+  async hold(procedure: string): Promise<void> {
+    this.holding = procedure;
+    const before = this.held;
+    while (this.held === before) await once(this.emitter, 'held');
+  }
+
+  /** Forwards calls again; the held ones stay unanswered (their caller is gone). */
+  resume(): void {
+    this.holding = null;
   }
 
   async start(): Promise<this> {
