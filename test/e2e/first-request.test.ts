@@ -158,6 +158,8 @@ describe("a newcomer's first requests", () => {
       perMillion(PLATFORM_USAGE.completion, prices.output!);
 
     expect(nanos(reportedCost(completion))).toBe(cost);
+    // The worker settles right after answering: the balance shows the burn once it has.
+    await stack.jobFinished(completion.id);
     const { totals } = await trpc.credits.balance.query();
     expect(nanos(totals.credit!)).toBe(nanos('1') - cost);
   });
@@ -167,6 +169,7 @@ describe("a newcomer's first requests", () => {
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'hi' }],
     });
+    await stack.jobFinished(completion.id);
     const lookUp = (apiKey: string) =>
       fetch(`${stack.gateway.url}/v1/generation?id=${completion.id}`, {
         headers: { authorization: `Bearer ${apiKey}` },

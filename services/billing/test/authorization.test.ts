@@ -43,6 +43,15 @@ describe('platform requests', () => {
       maxOutputTokens: 5000,
       outputClamped: false,
       replayed: false,
+      // The prices settle burns at, so the worker can show the cost before settling.
+      prices: {
+        input: '1',
+        output: '1',
+        cacheRead: '1',
+        cacheWrite: '1',
+        cacheWrite1h: '1',
+        reasoning: '1',
+      },
     });
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '1' },

@@ -192,6 +192,7 @@ describe('streamed completions (SSE)', () => {
       type: 'end',
       finishReason: null,
     });
+    await stack.jobFinished('req_disconnect_1');
     expect(await generation('req_disconnect_1')).toMatchObject({ settleStatus: 'aborted' });
   });
 
@@ -247,6 +248,8 @@ describe('non-streamed completions', () => {
     });
     expect(completion.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 3 });
 
+    // The worker settles right after answering; the charge is recorded once it is done.
+    await stack.jobFinished(completion.id);
     const billed = await fetch(`${stack.gateway.url}/v1/generation?id=${completion.id}`, {
       headers: { authorization: `Bearer ${payer.apiKey}` },
     });

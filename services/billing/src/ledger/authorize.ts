@@ -264,7 +264,7 @@ async function replay(ledger: Ledger, input: AuthorizeInput): Promise<AuthorizeR
       `request ${input.requestId} was already authorized with different parameters`,
     );
   }
-  return toResult({
+  const result = toResult({
     requestId: stored.requestId,
     decision: stored.decision,
     reason: stored.reason,
@@ -274,6 +274,10 @@ async function replay(ledger: Ledger, input: AuthorizeInput): Promise<AuthorizeR
     outputClamped: stored.outputClamped,
     affordableOutputTokens: stored.affordableOutputTokens,
   });
+  if (stored.currency !== null && stored.pricingVersion !== null) {
+    result.prices = pricesToWire(await ledger.pricing.pricesFor(ledger.db, stored.pricingVersion));
+  }
+  return result;
 }
 
 async function availableBalances(ledger: Ledger, userId: string, currencies: string[]) {
