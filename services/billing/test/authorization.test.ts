@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  FLAT,
   centRequest,
   errorOf,
   requestIdFor,
@@ -44,14 +45,7 @@ describe('platform requests', () => {
       outputClamped: false,
       replayed: false,
       // The prices settle burns at, so the worker can show the cost before settling.
-      prices: {
-        input: '1',
-        output: '1',
-        cacheRead: '1',
-        cacheWrite: '1',
-        cacheWrite1h: '1',
-        reasoning: '1',
-      },
+      prices: FLAT,
     });
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '1' },
