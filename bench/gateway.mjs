@@ -47,6 +47,8 @@ const config = {
 };
 
 const RESULTS = path.join(ROOT, 'bench/results/gateway.json');
+const WARM_UP_SECONDS = 3;
+const IDLE_SECONDS = 10;
 const PROFILE_DIR = path.join(ROOT, 'bench/results/profiles');
 const ADMIN_URL = env.BENCH_DATABASE_URL ?? `${DEFAULT_PG}/postgres`;
 // Billing's own benchmark (bench:billing) recreates `creditgate_bench_billing`; this one keeps
@@ -268,18 +270,22 @@ async function runBenchmark(stack) {
   }
 
   // Warm-up (JIT, connection pools, Prisma's query plans); counted in the ledger, not reported.
+  // Long enough for V8 to finish optimising the hot paths: with one second, the first scenario
+  // still paid for compilation (the compiler threads' CPU counts as the process's) and showed
+  // half again the CPU per request of the same scenario run later.
   console.log('warming up');
-  for (const stream of [false, true]) await scenario(stream, 16, 1);
+  for (const stream of [false, true]) await scenario(stream, 16, WARM_UP_SECONDS);
 
   // What each process spends with no request at all (timers, queue polling, heartbeats): at low
   // request rates it is a visible share of the CPU per request.
+  // /proc counts CPU in 10 ms ticks: the window must be long for a figure of a few ms/s.
   const idleBefore = cpuSnapshot(processGroups());
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
   const idleAfter = cpuSnapshot(processGroups());
   const idleCpuMsPerSecond = Object.fromEntries(
     ['gateway', 'billing', 'inference'].map((k) => [
       k,
-      round((idleAfter[k] - idleBefore[k]) / 2, 1),
+      round((idleAfter[k] - idleBefore[k]) / IDLE_SECONDS, 1),
     ]),
   );
 

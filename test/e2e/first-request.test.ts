@@ -74,12 +74,15 @@ describe("a newcomer's first requests", () => {
     });
     customModelId = model.id;
 
-    const stream = await stack.openai(newcomer.apiKey).chat.completions.create({
-      model: model.id,
-      messages: [{ role: 'user', content: 'Say hello' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    const stream = await stack.openai(newcomer.apiKey).chat.completions.create(
+      {
+        model: model.id,
+        messages: [{ role: 'user', content: 'Say hello' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      { headers: { 'x-request-id': 'req_e2e_home' } },
+    );
     let text = '';
     let usage: OpenAI.CompletionUsage | undefined;
     for await (const chunk of stream) {
@@ -96,6 +99,8 @@ describe("a newcomer's first requests", () => {
 
   it('refuses a platform model with 402 insufficient_credits and enqueues nothing', async () => {
     const requestId = 'req_e2e_refused';
+    // The worker settles the previous request after answering it; let it finish first.
+    await stack.jobFinished(clientRequestId(newcomer.apiKey, 'req_e2e_home'));
     const countsBefore = await stack.queue.getJobCounts();
     const error = await stack
       .openai(newcomer.apiKey)
@@ -153,6 +158,8 @@ describe("a newcomer's first requests", () => {
       perMillion(PLATFORM_USAGE.completion, prices.output!);
 
     expect(nanos(reportedCost(completion))).toBe(cost);
+    // The worker settles right after answering: the balance shows the burn once it has.
+    await stack.jobFinished(completion.id);
     const { totals } = await trpc.credits.balance.query();
     expect(nanos(totals.credit!)).toBe(nanos('1') - cost);
   });
@@ -162,6 +169,7 @@ describe("a newcomer's first requests", () => {
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'hi' }],
     });
+    await stack.jobFinished(completion.id);
     const lookUp = (apiKey: string) =>
       fetch(`${stack.gateway.url}/v1/generation?id=${completion.id}`, {
         headers: { authorization: `Bearer ${apiKey}` },

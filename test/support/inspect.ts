@@ -1,4 +1,11 @@
-import { decodeStreamEvent, redisKeys, type StreamEvent } from '@creditgate/contracts';
+import { EventEmitter, once } from 'node:events';
+import {
+  decodeStreamEntry,
+  INFERENCE_QUEUE,
+  redisKeys,
+  type StreamEvent,
+} from '@creditgate/contracts';
+import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -40,7 +47,7 @@ export async function readWorkerEvents(
       for (const [, entries] of reply ?? []) {
         for (const [id, fields] of entries) {
           cursor = id;
-          events.push(decodeStreamEvent(fields));
+          events.push(...decodeStreamEntry(fields));
         }
       }
     }
@@ -114,4 +121,34 @@ export async function dumpDatabase(url: string): Promise<string> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Jobs the inference workers are done with (completed or failed), from BullMQ's own events.
+ * A worker settles after it writes a request's terminal event, so a test that checks billing or
+ * the queue after an answer waits for the job, not for the answer alone.
+ */
+export async function watchFinishedJobs(redisUrl: string, prefix: string) {
+  const queueEvents = new QueueEvents(INFERENCE_QUEUE, {
+    connection: { url: redisUrl },
+    prefix: redisKeys(prefix).bullPrefix,
+  });
+  await queueEvents.waitUntilReady();
+  const finished = new Set<string>();
+  const finishing = new EventEmitter();
+  const onFinished = ({ jobId }: { jobId: string }) => {
+    finished.add(jobId);
+    finishing.emit(jobId);
+  };
+  queueEvents.on('completed', onFinished);
+  queueEvents.on('failed', onFinished);
+
+  return {
+    /** Resolves once the job of `requestId` finished (at once if it already has). */
+    async finished(requestId: string, timeoutMs = 15_000): Promise<void> {
+      if (finished.has(requestId)) return;
+      await once(finishing, requestId, { signal: AbortSignal.timeout(timeoutMs) });
+    },
+    close: () => queueEvents.close(),
+  };
 }

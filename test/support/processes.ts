@@ -126,12 +126,25 @@ export async function terminate(service: ServiceProcess): Promise<number | null>
 
 /**
  * What the ledger says about a set of users: burns per request id (all of them, so a double
- * burn shows), the sum burned, open holds, and billing's own consistency check.
+ * burn shows), the sum burned, open holds, and billing's own consistency check. A client hears
+ * its answer's end before the worker settles it, so the holds are given a few seconds to close
+ * first; the history is read after them, so every settle that closed a hold shows in it.
  */
-export async function auditLedger(billing: BillingClient, userIds: string[]) {
+export async function auditLedger(billing: BillingClient, userIds: string[], settleMs = 10_000) {
+  const countHolds = async () => {
+    let open = 0;
+    for (const userId of userIds) open += (await billing.holds.query({ userId })).holds.length;
+    return open;
+  };
+  const deadline = Date.now() + settleMs;
+  let openHolds = await countHolds();
+  while (openHolds > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    openHolds = await countHolds();
+  }
+
   const burns = new Map<string, bigint[]>();
   let burned = 0n;
-  let openHolds = 0;
   for (const userId of userIds) {
     let cursor: string | undefined;
     do {
@@ -144,7 +157,6 @@ export async function auditLedger(billing: BillingClient, userIds: string[]) {
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    openHolds += (await billing.holds.query({ userId })).holds.length;
   }
   const verify = await billing.verify.query();
   return { burns, burned, openHolds, verify };

@@ -25,6 +25,7 @@ import {
   dumpRedis,
   readWorkerEvents,
   scanKeys,
+  watchFinishedJobs,
   type ReadEventsOptions,
 } from './inspect.js';
 
@@ -140,6 +141,7 @@ export async function startStack(options: StackOptions = {}) {
 
   const gateway = await addGateway();
   if (options.worker !== false) await addWorker();
+  const jobs = await watchFinishedJobs(redisInfo.url, redisInfo.prefix);
 
   return {
     /** The environment the services were started with (BILLING_URL included), as strings. */
@@ -156,6 +158,8 @@ export async function startStack(options: StackOptions = {}) {
     logs,
     addGateway,
     addWorker,
+    /** Resolves once the worker is done with a request's job (it settles after answering). */
+    jobFinished: jobs.finished,
 
     /** A custom endpoint served by the fake upstream; returns its base URL. */
     endpoint(scenario: string, ...replies: Reply[]) {
@@ -220,6 +224,7 @@ export async function startStack(options: StackOptions = {}) {
       await upstream.stop();
       for (const each of workers) await each.close();
       await billing.close();
+      await jobs.close();
       await queue.close();
       const keys = await scanKeys(redis, redisInfo.prefix);
       if (keys.length > 0) await redis.del(...keys);

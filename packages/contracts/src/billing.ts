@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { currencyCode, decimalAmount } from './money.js';
-import { tokenCount, usageSchema } from './pricing.js';
+import { tokenCount, usageSchema, wireChannelPrices } from './pricing.js';
 import { REQUEST_ID_RE } from './ids.js';
 
 /**
@@ -52,6 +52,11 @@ export const authorizeResult = z.object({
   affordableOutputTokens: z.number().int().nonnegative().optional(),
   /** True when this request id was authorized before and the stored answer was replayed. */
   replayed: z.boolean().optional(),
+  /**
+   * For a metered approval: the prices the hold was priced at, which settle burns at too, so
+   * the worker can tell the client the cost without waiting for settle (see decisionCost).
+   */
+  prices: wireChannelPrices.optional(),
 });
 export type AuthorizeResult = z.infer<typeof authorizeResult>;
 

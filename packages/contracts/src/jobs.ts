@@ -123,34 +123,41 @@ export function redisKeys(prefix: string) {
 }
 
 /**
- * Layout of one Redis stream entry: a single field, `e`, holding the JSON of a StreamEvent.
- * Writer: `XADD key * ...encodeStreamEvent(event)`; reader: `decodeStreamEvent(fields)`.
+ * Layout of one Redis stream entry. Chunks travel as written by the worker, several per entry:
+ * field `c` holds their JSON texts joined by newlines (JSON text never holds a raw newline), so
+ * neither side wraps, escapes or parses a chunk to move it. Every other event is one entry with
+ * field `e`, the JSON of the StreamEvent.
+ * Writer: `XADD key * ...encodeChunks(data)` / `...encodeStreamEvent(event)`; reader:
+ * `decodeStreamEntry(fields)`.
  */
+export const STREAM_CHUNKS_FIELD = 'c';
 export const STREAM_EVENT_FIELD = 'e';
 
+/** One entry holding a run of chunks, in order. `data` are JSON texts (JSON.stringify output). */
+export function encodeChunks(data: readonly string[]): [string, string] {
+  return [STREAM_CHUNKS_FIELD, data.join('\n')];
+}
+
 export function encodeStreamEvent(event: StreamEvent): [string, string] {
+  if (event.type === 'chunk') return encodeChunks([event.data]);
   return [STREAM_EVENT_FIELD, JSON.stringify(event)];
 }
 
-/** Parses an entry's flat field list (`[name, value, ...]`); throws on anything malformed. */
-export function decodeStreamEvent(fields: readonly string[]): StreamEvent {
+/**
+ * The events of one entry, from its flat field list (`[name, value, ...]`): the chunks of a `c`
+ * entry, or the one event of an `e` entry. Throws on anything malformed.
+ */
+export function decodeStreamEntry(fields: readonly string[]): StreamEvent[] {
   for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1]!;
+    if (fields[i] === STREAM_CHUNKS_FIELD) {
+      return value.split('\n').map((data) => ({ type: 'chunk', data }));
+    }
     if (fields[i] === STREAM_EVENT_FIELD) {
-      const raw: unknown = JSON.parse(fields[i + 1]!);
-      // Nearly every event of a stream is a chunk: the schema's check for one, made by hand,
-      // keeps the per-chunk cost of the gateway's read path down.
-      if (isChunkEvent(raw)) return { type: 'chunk', data: raw.data };
-      return streamEventSchema.parse(raw);
+      return [streamEventSchema.parse(JSON.parse(value))];
     }
   }
-  throw new Error(`stream entry has no "${STREAM_EVENT_FIELD}" field`);
-}
-
-function isChunkEvent(raw: unknown): raw is { type: 'chunk'; data: string } {
-  return (
-    typeof raw === 'object' &&
-    raw !== null &&
-    (raw as { type?: unknown }).type === 'chunk' &&
-    typeof (raw as { data?: unknown }).data === 'string'
+  throw new Error(
+    `stream entry has neither a "${STREAM_CHUNKS_FIELD}" nor a "${STREAM_EVENT_FIELD}" field`,
   );
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ChannelPrices } from './catalog.js';
-import { DEFAULT_CURRENCY } from './money.js';
+import { decimalAmount, DEFAULT_CURRENCY, formatAmount, parseAmount } from './money.js';
 
 /**
  * The most tokens any count (prompt, output cap, one usage channel) may carry: far above any
@@ -119,4 +119,41 @@ export function applicableCurrencies(modelCurrencies: readonly string[]): string
     (c, i) => c !== DEFAULT_CURRENCY && modelCurrencies.indexOf(c) === i,
   );
   return [...order, DEFAULT_CURRENCY];
+}
+
+/** Channel prices on the wire: credits per million tokens, as decimal strings. */
+export const wireChannelPrices = z.object({
+  input: decimalAmount,
+  output: decimalAmount,
+  cacheRead: decimalAmount,
+  cacheWrite: decimalAmount,
+  cacheWrite1h: decimalAmount,
+  reasoning: decimalAmount,
+});
+export type WireChannelPrices = z.infer<typeof wireChannelPrices>;
+
+export function pricesToWire(prices: ChannelPrices): WireChannelPrices {
+  const wire = {} as WireChannelPrices;
+  for (const channel of USAGE_CHANNELS) wire[channel] = formatAmount(prices[channel]);
+  return wire;
+}
+
+export function pricesFromWire(wire: WireChannelPrices): ChannelPrices {
+  const prices = {} as ChannelPrices;
+  for (const channel of USAGE_CHANNELS) prices[channel] = parseAmount(wire[channel]);
+  return prices;
+}
+
+/**
+ * What settle will burn for a request, from its authorization alone: nothing for an unmetered
+ * one (no currency held), `costOf` at the authorized prices for a metered one, the computation
+ * billing's settle makes. Null when the decision does not say (no prices in it).
+ */
+export function decisionCost(
+  decision: { currency: string | null; prices?: WireChannelPrices },
+  usage: Usage,
+): string | null {
+  if (decision.currency === null) return '0';
+  if (!decision.prices) return null;
+  return formatAmount(costOf(pricesFromWire(decision.prices), usage));
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  FLAT,
   SERVICE_TOKEN,
   centRequest,
   errorOf,
@@ -44,6 +45,8 @@ describe('platform requests', () => {
       maxOutputTokens: 5000,
       outputClamped: false,
       replayed: false,
+      // The prices settle burns at, so the worker can show the cost before settling.
+      prices: FLAT,
     });
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '1' },

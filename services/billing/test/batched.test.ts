@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { centRequest, errorOf, requestIdFor, startTestBilling } from './support/billing.js';
+import { FLAT, centRequest, errorOf, requestIdFor, startTestBilling } from './support/billing.js';
 
 let stack: Awaited<ReturnType<typeof startTestBilling>>;
 
@@ -40,6 +40,7 @@ describe('authorizeMany and settleMany', () => {
         maxOutputTokens: 5000,
         outputClamped: false,
         replayed: false,
+        prices: FLAT,
       },
     });
     // The single call replays what the batched one decided.

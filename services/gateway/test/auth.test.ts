@@ -125,6 +125,9 @@ describe('API key authentication', () => {
       grantCapability: { userId: user.userId, capability: 'admin' },
       revokeCapability: { userId: user.userId, capability: 'admin' },
       capabilities: { userId: user.userId },
+      usage: { userId: user.userId },
+      history: { userId: user.userId, limit: 5 },
+      holds: { userId: user.userId },
     };
     const procedures = Object.keys(appRouter._def.procedures).filter((path) =>
       path.startsWith('admin.'),

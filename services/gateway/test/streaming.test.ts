@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import {
   clientRequestId,
-  decodeStreamEvent,
+  decodeStreamEntry,
   redisKeys,
   type StreamEvent,
 } from '@creditgate/contracts';
@@ -160,8 +160,12 @@ describe('streamed completions (SSE)', () => {
     });
 
     // Relayed: the completion text is gone from Redis; the end event stays for redelivery.
-    const left = await stack.redis.xrange(redisKeys(stack.prefix).events(requestId), '-', '+');
-    expect(left.map(([, fields]) => decodeStreamEvent(fields).type)).toEqual(['end']);
+    // The gateway trims the stream once the answer has been written, so give it a moment.
+    const left = async () =>
+      (await stack.redis.xrange(redisKeys(stack.prefix).events(requestId), '-', '+')).flatMap(
+        ([, fields]) => decodeStreamEntry(fields).map((event) => event.type),
+      );
+    await expect.poll(left).toEqual(['end']);
   });
 
   it('streams to the official openai client', async () => {
@@ -213,6 +217,7 @@ describe('streamed completions (SSE)', () => {
       type: 'end',
       finishReason: null,
     });
+    await stack.jobFinished(requestId);
     expect(await generation(requestId)).toMatchObject({ settleStatus: 'aborted' });
   });
 
@@ -268,6 +273,8 @@ describe('non-streamed completions', () => {
     });
     expect(completion.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 3 });
 
+    // The worker settles right after answering; the charge is recorded once it is done.
+    await stack.jobFinished(completion.id);
     const billed = await fetch(`${stack.gateway.url}/v1/generation?id=${completion.id}`, {
       headers: { authorization: `Bearer ${payer.apiKey}` },
     });

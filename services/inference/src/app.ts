@@ -196,8 +196,9 @@ async function stripJob(job: Job, logger: Logger): Promise<void> {
  * could run the answer twice). The request's hold is then released by billing's expiry sweep.
  *
  * A job handed back at shutdown is moved to the waiting list under this worker's lock token, at
- * the end workers take from, so it runs next; WaitingError tells BullMQ the move is done. Should the move fail, the lock expires and the
- * stalled-job check delivers it again, which is just as safe: nothing was streamed.
+ * the end workers take from, so it runs next; WaitingError tells BullMQ the move is done. Should
+ * the move fail, the lock expires and the stalled-job check delivers it again, which is just as
+ * safe: nothing was streamed.
  */
 async function runJob(ctx: JobContext, job: Job, token: string | undefined) {
   let result;

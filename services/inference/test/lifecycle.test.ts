@@ -123,6 +123,36 @@ describe('a worker killed mid-job', () => {
     expect(settles[0]!.status).toBe(200);
   });
 
+  it('settles a request whose worker died after answering and before billing heard of it', async () => {
+    await stopInProcessWorkers();
+    const base = h.fixtures.scenario('answered-then-killed', {
+      kind: 'sse',
+      body: fixture('openai.sse'),
+    });
+    const settleHeld = h.proxy.hold('settle');
+    const child = spawnWorker();
+    const job = await h.submit({ route: h.customRoute(`${base}/v1`), modelId: 'mdl_answered' });
+    const events = await h.events(job.requestId, (read) => read.some((e) => e.type !== 'chunk'));
+    await settleHeld;
+
+    await kill(child);
+    h.proxy.resume();
+    expect(h.proxy.of('settle', job.requestId)).toHaveLength(0);
+    await h.startWorker();
+    await h.jobFinished(job.requestId);
+
+    const end = terminalOf(events);
+    expect(end).toMatchObject({ type: 'end', finishReason: 'stop' });
+    const settles = h.proxy.of('settle', job.requestId);
+    expect(settles).toHaveLength(1);
+    expect(settles[0]!.input).toMatchObject({
+      status: 'complete',
+      usage: end.type === 'end' ? end.usage : null,
+    });
+    expect(settles[0]!.status).toBe(200);
+    expect(h.fixtures.requests('answered-then-killed')).toHaveLength(1);
+  });
+
   it('runs a request again when its worker died before the first token', async () => {
     await stopInProcessWorkers();
     const base = h.fixtures.scenario(

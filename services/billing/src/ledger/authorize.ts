@@ -6,6 +6,7 @@ import {
   formatAmount,
   MAX_TOKENS,
   newId,
+  pricesToWire,
   type AuthorizeInput,
   type AuthorizeResult,
 } from '@creditgate/contracts';
@@ -192,19 +193,20 @@ async function submit(
       pricingVersion: record.pricing_version,
     });
   }
-  return {
-    result: toResult({
-      requestId: input.requestId,
-      decision: record.decision,
-      reason: record.reason,
-      currency: row.currency,
-      hold: row.currency === null ? 0n : BigInt(record.amount),
-      maxOutputTokens: record.max_output_tokens,
-      outputClamped: record.output_clamped,
-      affordableOutputTokens: record.affordable_output_tokens,
-    }),
-    replayed: false,
-  };
+  const result = toResult({
+    requestId: input.requestId,
+    decision: record.decision,
+    reason: record.reason,
+    currency: row.currency,
+    hold: row.currency === null ? 0n : BigInt(record.amount),
+    maxOutputTokens: record.max_output_tokens,
+    outputClamped: record.output_clamped,
+    affordableOutputTokens: record.affordable_output_tokens,
+  });
+  // The prices settle will burn at (it reads the same pricing version), for the cost shown.
+  if (record.decision === 'approved' && row.currency !== null && pricing)
+    result.prices = pricesToWire(pricing.prices);
+  return { result, replayed: false };
 }
 
 /** Stores a decision that cannot fall short: nothing held (unmetered, denied) or an overspend. */
@@ -263,7 +265,7 @@ async function replay(ledger: Ledger, input: AuthorizeInput): Promise<AuthorizeR
       `request ${input.requestId} was already authorized with different parameters`,
     );
   }
-  return toResult({
+  const result = toResult({
     requestId: stored.requestId,
     decision: stored.decision,
     reason: stored.reason,
@@ -273,6 +275,14 @@ async function replay(ledger: Ledger, input: AuthorizeInput): Promise<AuthorizeR
     outputClamped: stored.outputClamped,
     affordableOutputTokens: stored.affordableOutputTokens,
   });
+  if (
+    stored.decision === 'approved' &&
+    stored.currency !== null &&
+    stored.pricingVersion !== null
+  ) {
+    result.prices = pricesToWire(await ledger.pricing.pricesFor(ledger.db, stored.pricingVersion));
+  }
+  return result;
 }
 
 async function availableBalances(ledger: Ledger, userId: string, currencies: string[]) {

@@ -17,7 +17,7 @@ export const SERVICE_TOKEN = 'billing-test-service-token-0123456789';
  * Round prices so ceilings are easy to reason about: every channel costs 1 credit per million
  * tokens (1,000 minor units per token), so 5,000 prompt + 5,000 output tokens cost exactly 0.01.
  */
-const FLAT = {
+export const FLAT = {
   input: '1',
   output: '1',
   cacheRead: '1',

@@ -21,10 +21,18 @@ type Callback = (error: Error | null, result?: { current: number; ttl: number })
  * A Redis failure becomes a 503: requests are refused, never waved through unmetered.
  */
 function redisWindowStore(redis: Redis, keyPrefix: string) {
+  // A defined command runs as EVALSHA: the script is sent once, not with every request.
+  if (!('rateLimitWindow' in redis)) {
+    redis.defineCommand('rateLimitWindow', { numberOfKeys: 1, lua: WINDOW_SCRIPT });
+  }
+  const windowed = redis as Redis & {
+    rateLimitWindow(key: string, windowMs: string): Promise<unknown>;
+  };
+
   return class RedisWindowStore {
     incr(key: string, callback: Callback, timeWindow: number): void {
-      redis
-        .eval(WINDOW_SCRIPT, 1, `${keyPrefix}${key}`, String(timeWindow))
+      windowed
+        .rateLimitWindow(`${keyPrefix}${key}`, String(timeWindow))
         .then((reply) => {
           const [current, ttl] = reply as [number, number];
           callback(null, { current, ttl });

@@ -1,4 +1,4 @@
-import { AppError, decodeStreamEvent, type StreamEvent } from '@creditgate/contracts';
+import { AppError, decodeStreamEntry, type StreamEvent } from '@creditgate/contracts';
 import type { BlockingConnectionPool } from './blocking-pool.js';
 
 export interface ReadEventsOptions {
@@ -55,12 +55,14 @@ export async function* readEvents(
       for (const [, entries] of reply) {
         for (const [id, fields] of entries) {
           lastId = id;
-          const event = decodeStreamEvent(fields);
-          batch.push(event);
-          if (event.type !== 'chunk') {
-            terminal = true;
-            break;
+          for (const event of decodeStreamEntry(fields)) {
+            batch.push(event);
+            if (event.type !== 'chunk') {
+              terminal = true;
+              break;
+            }
           }
+          if (terminal) break;
         }
       }
       if (batch.length > 0) yield batch;

@@ -1,4 +1,10 @@
-import { inferenceJobSchema, type InferenceJob, type StreamEvent } from '@creditgate/contracts';
+import {
+  decisionCost,
+  inferenceJobSchema,
+  type InferenceJob,
+  type SettleInput,
+  type StreamEvent,
+} from '@creditgate/contracts';
 import { SecretError, type Logger } from '@creditgate/runtime';
 import type { Job } from 'bullmq';
 import type { BillingClient } from '../billing-client.js';
@@ -54,7 +60,8 @@ export async function processJob(ctx: JobContext, job: Job): Promise<{ outcome: 
   const data = parsed.data;
   const log = ctx.logger.child({ requestId: data.requestId, jobId: job.id });
   const provider = UpstreamFactory.providerOf(data);
-  const writer = ctx.publisher.writer(data.requestId);
+  // A client that reads no stream gets the whole answer at once: no point writing it piecemeal.
+  const writer = ctx.publisher.writer(data.requestId, { holdBack: !data.stream });
   let outcome: JobOutcome = 'errored';
 
   ctx.metrics.activeJobs.inc();
@@ -94,8 +101,8 @@ async function run(
   if (redelivered) {
     const history = await ctx.publisher.history(job.requestId);
     if (history.terminal) {
-      log.info('job redelivered after it had finished; nothing to do');
-      return 'duplicate';
+      log.info('job redelivered after it had finished; making sure it is settled');
+      return settleFinished(ctx, job, history.terminal, log);
     }
     if (history.chunks.length > 0) return settleInterrupted(ctx, job, history.chunks, writer, log);
   }
@@ -174,7 +181,12 @@ function handBack(log: Logger, relayMs: number): JobOutcome {
   return 'handed_back';
 }
 
-/** Settles what the relay produced and writes the terminal event. */
+/**
+ * Writes the terminal event and settles what the relay produced. When the authorization says
+ * what settle will burn (see decisionCost), the client hears the end first and billing is told
+ * right after: settle is off the answer's path. Otherwise settle comes first and the end carries
+ * the cost billing returned.
+ */
 async function finish(
   ctx: JobContext,
   job: InferenceJob,
@@ -197,17 +209,14 @@ async function finish(
     );
   }
 
-  const settleStarted = performance.now();
-  const settled = await settleRequest(
-    ctx.billing,
-    { requestId: job.requestId, usage, status: result.status, usageEstimated: estimated },
-    log,
-    ctx.settlement,
-  );
-
+  const input: SettleInput = {
+    requestId: job.requestId,
+    usage,
+    status: result.status,
+    usageEstimated: estimated,
+  };
   const summary = {
     ...timings,
-    settleMs: Math.round(performance.now() - settleStarted),
     status: result.status,
     chunks: result.chunks,
     usage,
@@ -216,6 +225,39 @@ async function finish(
     failure: result.failure?.kind,
     abort: result.abort?.kind,
   };
+
+  const cost = decisionCost(job.decision, usage);
+  if (cost !== null) {
+    // A terminal event that cannot be written leaves the gateway to time out; billing must
+    // still hear of the request, so the write's failure is raised only after settle (the job
+    // then fails for good, as any job whose stream cannot be written does).
+    const unpublished = await publishTerminal(
+      writer,
+      result,
+      terminalEvent(result, input, cost),
+      log,
+    ).then(
+      () => null,
+      (err: unknown) => ({ err }),
+    );
+    const settled = await settle(ctx, input, log);
+    if (settled.kind !== 'settled') {
+      log.error(summary, 'request answered but billing did not record it');
+      if (unpublished) throw unpublished.err;
+      return 'billing_failed';
+    }
+    if (settled.result.cost !== cost) {
+      log.error(
+        { ...summary, cost, burned: settled.result.cost },
+        'billing burned another cost than the client was shown',
+      );
+    }
+    log.info({ ...summary, settleMs: settled.ms, cost }, 'request settled');
+    if (unpublished) throw unpublished.err;
+    return result.status;
+  }
+
+  const settled = await settle(ctx, input, log);
   if (settled.kind !== 'settled') {
     log.error(summary, 'request finished but billing did not record it');
     await writer.publish({
@@ -225,40 +267,85 @@ async function finish(
     });
     return 'billing_failed';
   }
-  log.info({ ...summary, cost: settled.result.cost }, 'request settled');
+  log.info({ ...summary, settleMs: settled.ms, cost: settled.result.cost }, 'request settled');
+  await publishTerminal(writer, result, terminalEvent(result, input, settled.result.cost), log);
+  return result.status;
+}
 
+/** Writes the terminal event; a cancelled client never reads its partial answer, so it goes. */
+async function publishTerminal(
+  writer: EventWriter,
+  result: RelayResult,
+  event: StreamEvent,
+  log: Logger,
+): Promise<void> {
+  await writer.publish(event);
+  if (result.abort?.kind !== 'cancelled') return;
+  await writer.discardChunks().catch((err: unknown) => {
+    log.warn({ err }, 'could not drop the chunks of a cancelled request');
+  });
+}
+
+async function settle(ctx: JobContext, input: SettleInput, log: Logger) {
+  const started = performance.now();
+  const settled = await settleRequest(ctx.billing, input, log, ctx.settlement);
+  return { ...settled, ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * The event that ends a request's stream. A cancelled client is gone; its end event still
+ * records what it cost. A shutdown (or a hand-back after something was streamed) leaves the
+ * client connected, and it must learn its answer is incomplete. An `end` says how it was settled: a finish reason for `complete`, none for
+ * `aborted` (see settleFinished).
+ */
+function terminalEvent(result: RelayResult, input: SettleInput, cost: string): StreamEvent {
   const end = (finishReason: string | null): StreamEvent => ({
     type: 'end',
     finishReason,
-    usage,
-    usageEstimated: estimated,
-    cost: settled.result.cost,
+    usage: input.usage,
+    usageEstimated: input.usageEstimated,
+    cost,
   });
   switch (result.status) {
     case 'complete':
-      await writer.publish(end(result.finishReason ?? 'stop'));
-      return 'complete';
+      return end(result.finishReason ?? 'stop');
     case 'aborted':
-      // A cancelled client is gone; the end event still records what it cost. A shutdown
-      // leaves the client connected, and it must learn its answer is incomplete.
-      if (result.abort?.kind !== 'cancelled') {
-        await writer.publish({
-          type: 'error',
-          code: 'internal_error',
-          message: 'the worker shut down before the answer completed',
-        });
-        return 'aborted';
-      }
-      await writer.publish(end(null));
-      // The client is gone: the partial answer is never read, so it need not wait in Redis.
-      await writer.discardChunks().catch((err: unknown) => {
-        log.warn({ err }, 'could not drop the chunks of a cancelled request');
-      });
-      return 'aborted';
+      return result.abort?.kind === 'cancelled'
+        ? end(null)
+        : {
+            type: 'error',
+            code: 'internal_error',
+            message: 'the worker shut down before the answer completed',
+          };
     case 'errored': {
       const failure = result.failure!;
-      await writer.publish({ type: 'error', code: failure.code, message: failure.message });
-      return 'errored';
+      return { type: 'error', code: failure.code, message: failure.message };
     }
   }
+}
+
+/**
+ * A redelivered job whose answer already ended: its worker may have died between writing the
+ * end and settling. Settling again from the end event is safe (settle is idempotent by request
+ * id: a request settled before replays). An `error` end carries no usage; such a request, if it
+ * was never settled, has its hold released by billing's expiry sweep.
+ */
+async function settleFinished(
+  ctx: JobContext,
+  job: InferenceJob,
+  terminal: StreamEvent,
+  log: Logger,
+): Promise<JobOutcome> {
+  if (terminal.type !== 'end') return 'duplicate';
+  const settled = await settle(
+    ctx,
+    {
+      requestId: job.requestId,
+      usage: terminal.usage,
+      status: terminal.finishReason === null ? 'aborted' : 'complete',
+      usageEstimated: terminal.usageEstimated,
+    },
+    log,
+  );
+  return settled.kind === 'failed' ? 'billing_failed' : 'duplicate';
 }

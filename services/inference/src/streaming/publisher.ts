@@ -1,18 +1,36 @@
 import {
-  decodeStreamEvent,
+  decodeStreamEntry,
+  encodeChunks,
   encodeStreamEvent,
   redisKeys,
   type StreamEvent,
 } from '@creditgate/contracts';
 import type { Redis } from 'ioredis';
 
-/** Chunks in flight to Redis per request before the relay waits for them. */
+/** Stream entries in flight to Redis per request before the relay waits for them. */
 const MAX_UNFLUSHED = 128;
 
 /**
- * Writes a request's events to its Redis stream, one entry per event (see encodeStreamEvent). The key expires
- * a while after the last write so nothing about a request lingers; the expiry is refreshed as
- * the stream grows rather than on every chunk, which halves the commands on the hot path.
+ * How long a writer that holds its chunks back (a client that reads no stream) holds them at
+ * most. Well under the gateway's stream timeout, so a long answer still shows the gateway that
+ * it is alive, and a worker that dies mid-answer leaves what it had in the stream.
+ */
+const HOLD_BACK_MS = 1_000;
+
+export interface WriterOptions {
+  /**
+   * Keep chunks until the terminal event (or HOLD_BACK_MS) instead of writing them as they
+   * come: for a client that waits for the whole answer, the gateway then reads it in one go.
+   */
+  holdBack?: boolean;
+}
+
+/**
+ * Writes a request's events to its Redis stream (see encodeChunks for the layout). Chunks that
+ * arrive in the same turn of the event loop (one upstream read) share one entry: one XADD
+ * instead of one per token, and one wake-up of the gateway's read. The key expires a while
+ * after the last write so nothing about a request lingers; the expiry is refreshed as the
+ * stream grows rather than on every write.
  */
 export class EventPublisher {
   private readonly keys: ReturnType<typeof redisKeys>;
@@ -27,32 +45,42 @@ export class EventPublisher {
   }
 
   /**
-   * A writer bound to one request. Chunks are appended without waiting for Redis's answer (one
+   * A writer bound to one request. Entries are appended without waiting for Redis's answer (one
    * connection answers in order, so the stream keeps their order); `publish` and `flush` wait
-   * for everything written so far. Awaiting each chunk would cost a round trip per token.
+   * for everything written so far. Awaiting each write would cost a round trip per token.
    */
-  writer(requestId: string): EventWriter {
+  writer(requestId: string, options: WriterOptions = {}): EventWriter {
     const key = this.keys.events(requestId);
     let expiresAt = 0;
     let last: Promise<unknown> = Promise.resolve();
     let unflushed = 0;
     let failure: unknown = null;
+    let pending: string[] = [];
+    let pendingSince = 0;
+    let scheduled = false;
 
-    const write = (event: StreamEvent) => {
+    const send = (fields: [string, string], terminal: boolean) => {
       const now = this.now();
-      const terminal = event.type !== 'chunk';
       const track = (command: Promise<unknown>) => {
         command.catch((error: unknown) => (failure ??= error));
         last = command;
       };
-      track(this.redis.xadd(key, '*', ...encodeStreamEvent(event)));
+      track(this.redis.xadd(key, '*', ...fields));
       if (terminal || now > expiresAt - (this.ttlMs * 2) / 3) {
         track(this.redis.pexpire(key, this.ttlMs));
         expiresAt = now + this.ttlMs;
       }
       unflushed += 1;
     };
+    const writePending = () => {
+      scheduled = false;
+      if (pending.length === 0) return;
+      const chunks = pending;
+      pending = [];
+      send(encodeChunks(chunks), false);
+    };
     const flush = async () => {
+      writePending();
       await last.catch(() => undefined);
       unflushed = 0;
       if (failure) throw failure;
@@ -64,12 +92,28 @@ export class EventPublisher {
         await this.redis.xtrim(key, 'MAXLEN', 1);
       },
       append: async (event) => {
-        write(event);
+        if (event.type !== 'chunk') {
+          writePending();
+          send(encodeStreamEvent(event), false);
+        } else if (options.holdBack) {
+          if (pending.length === 0) pendingSince = this.now();
+          pending.push(event.data);
+          if (this.now() - pendingSince >= HOLD_BACK_MS) writePending();
+        } else {
+          pending.push(event.data);
+          if (!scheduled) {
+            scheduled = true;
+            // After the pending I/O callbacks of this turn: every chunk of one upstream read
+            // is in by then, and nothing waits on a timer.
+            setImmediate(writePending);
+          }
+        }
         // Bounded: a Redis that falls behind slows the upstream read instead of growing memory.
         if (unflushed >= MAX_UNFLUSHED) await flush();
       },
       publish: async (event) => {
-        write(event);
+        writePending();
+        send(encodeStreamEvent(event), event.type !== 'chunk');
         await flush();
       },
       flush,
@@ -77,17 +121,18 @@ export class EventPublisher {
   }
 
   /**
-   * What a request's stream already holds: the chunk payloads, and whether a terminal event
-   * (`end` or `error`) was written. Used on (re)delivery to never run an answer twice.
+   * What a request's stream already holds: the chunk payloads, and the terminal event (`end` or
+   * `error`) if one was written. Used on (re)delivery to never run an answer twice.
    */
-  async history(requestId: string): Promise<{ chunks: string[]; terminal: boolean }> {
+  async history(requestId: string): Promise<{ chunks: string[]; terminal: StreamEvent | null }> {
     const entries = await this.redis.xrange(this.keys.events(requestId), '-', '+');
     const chunks: string[] = [];
-    let terminal = false;
+    let terminal: StreamEvent | null = null;
     for (const [, fields] of entries) {
-      const event = decodeStreamEvent(fields);
-      if (event.type === 'chunk') chunks.push(event.data);
-      else terminal = true;
+      for (const event of decodeStreamEntry(fields)) {
+        if (event.type === 'chunk') chunks.push(event.data);
+        else terminal ??= event;
+      }
     }
     return { chunks, terminal };
   }
@@ -98,6 +143,7 @@ export interface EventWriter {
   append(event: StreamEvent): Promise<void>;
   /** Writes an event and waits until it and everything before it is stored. */
   publish(event: StreamEvent): Promise<void>;
+  /** Writes what is held back and waits until everything is stored. */
   flush(): Promise<void>;
   /**
    * Drops everything but the last event (the terminal one): for an answer nobody will read,

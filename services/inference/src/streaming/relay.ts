@@ -159,7 +159,7 @@ export async function relay(
       result.chunks += 1;
       await writer.append({ type: 'chunk', data: JSON.stringify(item.chunk) });
     }
-    await writer.flush();
+    // What is still held back leaves with the terminal event, in the same write.
   } catch (error) {
     const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
     if (reason instanceof JobAbort) {

@@ -17,7 +17,7 @@ import { createKeyring, createLogger, sealSecret, type Resolver } from '@creditg
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { readWorkerEvents } from '../../../../test/support/inspect.js';
+import { readWorkerEvents, watchFinishedJobs } from '../../../../test/support/inspect.js';
 import { inferenceEnvSchema, startInference, type InferenceHandle } from '../../src/index.js';
 import { createTestDatabase, testRedis } from '../../../../test/support/backends.js';
 import { FixtureServer } from './fixture-server.js';
@@ -138,6 +138,9 @@ export async function startHarness(options: HarnessOptions = {}) {
   });
   const keys = redisKeys(prefix);
 
+  const jobs = await watchFinishedJobs(redisUrl, prefix);
+  const jobFinished = jobs.finished;
+
   const routeClassOf = (route: JobRoute): RouteClass =>
     route.kind === 'custom_endpoint'
       ? 'custom_endpoint'
@@ -221,17 +224,27 @@ export async function startHarness(options: HarnessOptions = {}) {
     },
 
     /**
-     * Reads a request's events in order, blocking on Redis until `until` says stop (default: a
-     * terminal event). Fails after `timeoutMs` of waiting.
+     * Reads a request's events in order, blocking on Redis until `until` says stop. Without
+     * `until`: until the terminal event, and then until the worker is done with the job (it
+     * settles after writing the terminal event). Fails after `timeoutMs` of waiting.
      */
     async events(
       requestId: string,
-      until: (events: StreamEvent[]) => boolean = (events) =>
-        events.some((e) => e.type !== 'chunk'),
+      until?: (events: StreamEvent[]) => boolean,
       timeoutMs = 15_000,
     ): Promise<StreamEvent[]> {
-      return readWorkerEvents(redisUrl, prefix, requestId, { until, timeoutMs });
+      if (until) return readWorkerEvents(redisUrl, prefix, requestId, { until, timeoutMs });
+      const [events] = await Promise.all([
+        readWorkerEvents(redisUrl, prefix, requestId, {
+          until: (read) => read.some((e) => e.type !== 'chunk'),
+          timeoutMs,
+        }),
+        jobFinished(requestId, timeoutMs),
+      ]);
+      return events;
     },
+
+    jobFinished,
 
     async mint(userId: string, amount: string, currency?: string) {
       await billingClient.mint.mutate({ userId, amount, currency });
@@ -239,6 +252,7 @@ export async function startHarness(options: HarnessOptions = {}) {
 
     async close() {
       for (const worker of workers) await worker.close();
+      await jobs.close();
       await queue.close();
       redis.disconnect();
       await fixtures.stop();

@@ -1,0 +1,91 @@
+import { decodeStreamEntry, type StreamEvent } from '@creditgate/contracts';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedis } from '../../../test/support/backends.js';
+import { EventPublisher } from '../src/streaming/publisher.js';
+
+let redis: Redis;
+let publisher: EventPublisher;
+let prefix: string;
+
+beforeAll(() => {
+  const backend = testRedis();
+  prefix = backend.prefix;
+  redis = new Redis(backend.url);
+  publisher = new EventPublisher(redis, prefix, 60_000);
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const chunk = (i: number): StreamEvent => ({
+  type: 'chunk',
+  data: JSON.stringify({ choices: [{ index: 0, delta: { content: `token ${i}\nnext line` } }] }),
+});
+const end: StreamEvent = {
+  type: 'end',
+  finishReason: 'stop',
+  usage: { input: 1, output: 30, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, reasoning: 0 },
+  usageEstimated: false,
+  cost: '0.001',
+};
+
+async function entries(requestId: string) {
+  return redis.xrange(`${prefix}:events:${requestId}`, '-', '+');
+}
+
+describe('event publisher', () => {
+  it('writes the chunks of one turn of the event loop as one entry, in order', async () => {
+    const writer = publisher.writer('req_publisher_turn');
+    for (let i = 0; i < 30; i++) await writer.append(chunk(i));
+    await writer.flush();
+
+    const written = await entries('req_publisher_turn');
+    expect(written).toHaveLength(1);
+    expect(decodeStreamEntry(written[0]![1])).toEqual(
+      Array.from({ length: 30 }, (_, i) => chunk(i)),
+    );
+
+    await writer.publish(end);
+    const after = await entries('req_publisher_turn');
+    expect(after).toHaveLength(2);
+    expect(decodeStreamEntry(after[1]![1])).toEqual([end]);
+  });
+
+  it('writes chunks of later turns as later entries without being asked to flush', async () => {
+    const writer = publisher.writer('req_publisher_turns');
+    await writer.append(chunk(0));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await writer.append(chunk(1));
+    await writer.publish(end);
+
+    const written = await entries('req_publisher_turns');
+    expect(written.map(([, fields]) => decodeStreamEntry(fields))).toEqual([
+      [chunk(0)],
+      [chunk(1)],
+      [end],
+    ]);
+  });
+
+  it('holds chunks back for a client that reads no stream, then writes them with the end', async () => {
+    const writer = publisher.writer('req_publisher_held', { holdBack: true });
+    for (let i = 0; i < 5; i++) {
+      await writer.append(chunk(i));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(await entries('req_publisher_held')).toHaveLength(0);
+
+    await writer.publish(end);
+    const written = await entries('req_publisher_held');
+    expect(written.map(([, fields]) => decodeStreamEntry(fields))).toEqual([
+      Array.from({ length: 5 }, (_, i) => chunk(i)),
+      [end],
+    ]);
+    expect(await publisher.history('req_publisher_held')).toEqual({
+      chunks: Array.from({ length: 5 }, (_, i) => chunk(i).data),
+      terminal: end,
+    });
+  });
+});
