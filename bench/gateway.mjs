@@ -225,8 +225,10 @@ async function runBenchmark(stack) {
 
         const acc = perTarget[name];
         for (const key of Object.keys(acc.totals)) acc.totals[key] += slice[key];
-        acc.latencies.push(...slice.latencies);
-        acc.ttfbs.push(...slice.ttfbs);
+        // Not push(...spread): a slice at high concurrency holds more samples than the stack
+        // has room for arguments.
+        for (const ms of slice.latencies) acc.latencies.push(ms);
+        for (const ms of slice.ttfbs) acc.ttfbs.push(ms);
         for (const label of Object.keys(before)) {
           acc.cpu[label] = (acc.cpu[label] ?? 0) + (after[label] - before[label]);
         }

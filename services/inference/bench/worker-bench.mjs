@@ -251,7 +251,8 @@ async function main() {
 
     const starts = ids.map((id) => active.get(id)).filter((t) => t !== undefined);
     const ends = ids.map((id) => finished.get(id).at);
-    const seconds = (Math.max(...ends) - Math.min(...starts)) / 1000;
+    const seconds =
+      (ends.reduce((a, b) => Math.max(a, b)) - starts.reduce((a, b) => Math.min(a, b))) / 1000;
     const durations = ids
       .map((id) => finished.get(id).at - (active.get(id) ?? finished.get(id).at))
       .sort((a, b) => a - b);
