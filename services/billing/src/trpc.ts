@@ -40,6 +40,15 @@ export function contextFactory(deps: ContextDeps) {
 }
 
 /**
+ * The logger for lines about one request. An HTTP request that carried a single call names its
+ * request id in `x-request-id`; one carrying a batch (several calls, or `authorizeMany`) cannot,
+ * so each line about an item names the item's own request id.
+ */
+export function requestLog(ctx: BillingContext, requestId: string): Logger {
+  return ctx.requestId === requestId ? ctx.log : ctx.log.child({ requestId });
+}
+
+/**
  * Most calls one tRPC batch request may carry, and most items one `authorizeMany` or `settleMany`
  * call may carry; callers batching billing calls stay below it.
  */

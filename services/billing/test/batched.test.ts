@@ -1,10 +1,16 @@
+import { createLogger } from '@creditgate/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLAT, centRequest, errorOf, requestIdFor, startTestBilling } from './support/billing.js';
 
 let stack: Awaited<ReturnType<typeof startTestBilling>>;
+const logs: Array<{ msg: string; requestId?: string }> = [];
 
 beforeAll(async () => {
-  stack = await startTestBilling();
+  const destination = { write: (line: string) => void logs.push(JSON.parse(line)) };
+  stack = await startTestBilling(
+    {},
+    { logger: createLogger({ service: 'billing', level: 'debug', pretty: false, destination }) },
+  );
 });
 afterAll(async () => {
   await stack?.close();
@@ -82,6 +88,28 @@ describe('authorizeMany and settleMany', () => {
       available: { credit: '0.016' },
     });
     expect((await stack.client.verify.query()).ok).toBe(true);
+  });
+
+  it("name each item's request id in billing's log lines", async () => {
+    const userId = await userWith('1');
+    const [first, second] = [centRequest(userId), centRequest(userId)];
+    const missing = { ...first!, requestId: requestIdFor(), modelId: 'no-such-model' };
+    await stack.client.authorizeMany.mutate({ items: [first!, second!, missing] });
+    await stack.client.settleMany.mutate({
+      items: [first!, second!].map((request) => ({
+        requestId: request.requestId,
+        usage: { input: 10 },
+        status: 'complete' as const,
+      })),
+    });
+
+    const idsOf = (msg: string) =>
+      logs.filter((line) => line.msg === msg).map((line) => line.requestId);
+    expect(idsOf('authorize')).toEqual(
+      expect.arrayContaining([first!.requestId, second!.requestId]),
+    );
+    expect(idsOf('settle')).toEqual(expect.arrayContaining([first!.requestId, second!.requestId]));
+    expect(idsOf('procedure refused')).toContain(missing.requestId);
   });
 
   it('fail only the items that fail, with the error the single call would give', async () => {

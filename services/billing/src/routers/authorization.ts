@@ -11,6 +11,7 @@ import { modelLabel, toCredits } from '../metrics.js';
 import {
   itemError,
   MAX_BATCH_SIZE,
+  requestLog,
   serviceProcedure,
   type BillingContext,
   type ItemError,
@@ -21,7 +22,7 @@ async function authorizeOne(ctx: BillingContext, input: AuthorizeInput) {
   if (!replayed) {
     ctx.metrics.authorizations.inc({ decision: result.decision, reason: result.reason });
   }
-  ctx.log.debug(
+  requestLog(ctx, input.requestId).debug(
     { decision: result.decision, reason: result.reason, hold: result.hold, replayed },
     'authorize',
   );
@@ -30,6 +31,7 @@ async function authorizeOne(ctx: BillingContext, input: AuthorizeInput) {
 
 async function settleOne(ctx: BillingContext, input: SettleInput) {
   const outcome = await settle(ctx.ledger, input);
+  const log = requestLog(ctx, input.requestId);
   const { meta, cost, overshoot } = outcome;
   if (!outcome.replayed && meta.metered && meta.currency) {
     const model = modelLabel(meta.routeClass, meta.modelId);
@@ -37,13 +39,13 @@ async function settleOne(ctx: BillingContext, input: SettleInput) {
     if (overshoot > 0n) {
       ctx.metrics.holdOvershoots.inc({ model });
       ctx.metrics.holdOvershootCredits.inc({ currency: meta.currency }, toCredits(overshoot));
-      ctx.log.warn(
+      log.warn(
         { model, cost: outcome.result.cost, overshoot: overshoot.toString() },
         'settled cost exceeded the hold',
       );
     }
   }
-  ctx.log.debug({ cost: outcome.result.cost, replayed: outcome.replayed }, 'settle');
+  log.debug({ cost: outcome.result.cost, replayed: outcome.replayed }, 'settle');
   return outcome.result;
 }
 
@@ -54,7 +56,7 @@ export type ItemOutcome<T> = { ok: true; value: T } | { ok: false; error: ItemEr
  * Runs every item on its own (they still share ledger batches), so one item's failure is that
  * item's answer and never fails the others. Failures are logged as the call would log them.
  */
-function eachItem<I, O>(
+function eachItem<I extends { requestId: string }, O>(
   ctx: BillingContext,
   path: string,
   items: I[],
@@ -66,10 +68,11 @@ function eachItem<I, O>(
         return { ok: true, value: await run(ctx, item) };
       } catch (cause) {
         const error = itemError(cause);
+        const log = requestLog(ctx, item.requestId);
         if (error.code === 'INTERNAL_SERVER_ERROR') {
-          ctx.log.error({ err: cause, path }, 'procedure failed');
+          log.error({ err: cause, path }, 'procedure failed');
         } else {
-          ctx.log.info({ path, code: error.code, message: error.message }, 'procedure refused');
+          log.info({ path, code: error.code, message: error.message }, 'procedure refused');
         }
         return { ok: false, error };
       }
@@ -103,7 +106,10 @@ export const authorizationProcedures = {
 
   void: serviceProcedure.input(voidInput).mutation(async ({ ctx, input }) => {
     const outcome = await voidRequest(ctx.ledger, input);
-    ctx.log.info({ status: outcome.status, released: outcome.released }, 'request voided');
+    requestLog(ctx, input.requestId).info(
+      { status: outcome.status, released: outcome.released },
+      'request voided',
+    );
     return outcome;
   }),
 };

@@ -60,7 +60,7 @@ export function refuseMalformedRequestId(app: FastifyInstance): void {
 
 /**
  * Every response carries `x-request-id`, and every request ends in exactly one log line with
- * its outcome (never a body, a key or a prompt). Fastify's own per-request lines are off.
+ * its outcome and the `x-request-id` the client sent, if any (never a body, a key or a prompt). Fastify's own per-request lines are off.
  */
 export function installRequestContext(app: FastifyInstance): void {
   app.decorateRequest('outcome', null as unknown as RequestOutcome);
@@ -72,11 +72,17 @@ export function installRequestContext(app: FastifyInstance): void {
 
   app.addHook('onResponse', async (request, reply) => {
     const { error, ...outcome } = request.outcome;
+    // The value the client sent, when it was well formed: its request id is derived from it,
+    // so this is how an operator handed the client's value finds the request.
+    const sent = request.headers['x-request-id'];
     const fields = {
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status: reply.statusCode,
       durationMs: Math.round(reply.elapsedTime),
+      ...(typeof sent === 'string' && CLIENT_REQUEST_ID_RE.test(sent)
+        ? { clientRequestId: sent }
+        : {}),
       ...outcome,
     };
     // Our own failures log at error with their cause; a refusal we chose (503 while not ready,
