@@ -295,8 +295,8 @@ async function settle(ctx: JobContext, input: SettleInput, log: Logger) {
 /**
  * The event that ends a request's stream. A cancelled client is gone; its end event still
  * records what it cost. A shutdown (or a hand-back after something was streamed) leaves the
- * client connected, and it must learn its answer is incomplete. An `end` says how it was settled: a finish reason for `complete`, none for
- * `aborted` (see settleFinished).
+ * client connected, and it must learn its answer is incomplete. An `end` says how it was
+ * settled: a finish reason for `complete`, none for `aborted` (see settleFinished).
  */
 function terminalEvent(result: RelayResult, input: SettleInput, cost: string): StreamEvent {
   const end = (finishReason: string | null): StreamEvent => ({
