@@ -3,7 +3,9 @@
 //
 // This is the local launcher. Unless told otherwise it lets custom endpoints point at
 // 127.0.0.1, so a model server on the same machine (Ollama, llama.cpp, the echo server in
-// scripts/) can be registered; deployments set CUSTOM_ENDPOINT_ALLOW themselves.
+// scripts/) can be registered, and for the same reason it listens on loopback only: with
+// development secrets and that allowance, the stack is not for other machines to reach.
+// Deployments set HOST, INFERENCE_HOST and CUSTOM_ENDPOINT_ALLOW themselves.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +24,12 @@ function stopAll(signal) {
 for (const name of services) {
   const child = spawn(process.execPath, [path.join(root, 'services', name, 'dist', 'main.js')], {
     cwd: root,
-    env: { CUSTOM_ENDPOINT_ALLOW: '127.0.0.1', ...process.env },
+    env: {
+      CUSTOM_ENDPOINT_ALLOW: '127.0.0.1',
+      HOST: '127.0.0.1',
+      INFERENCE_HOST: '127.0.0.1',
+      ...process.env,
+    },
     stdio: 'inherit',
   });
   children.set(name, child);

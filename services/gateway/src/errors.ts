@@ -107,6 +107,14 @@ export function toAppError(error: unknown): AppError {
         cause: error,
       });
     }
+    if (status === 415) {
+      // Fastify's own text is the status name; say what to send (curl -d sends a form).
+      return new AppError(
+        'invalid_request_error',
+        'send the body as JSON, with content-type: application/json',
+        { cause: error },
+      );
+    }
     const code = CLIENT_STATUS_CODE[status] ?? 'invalid_request_error';
     return new AppError(code, (error as Error).message, { cause: error });
   }

@@ -121,13 +121,15 @@ describe('admin CLI', () => {
   });
 
   it('fails with a message on stderr and a non-zero exit for bad input', async () => {
-    const [missing, badAmount, unknownUser, unknownFlag, unknownCommand] = await Promise.all([
-      cli(['grant:mint', '--user', userId]),
-      cli(['grant:mint', '--user', userId, '--amount', 'lots']),
-      cli(['balance', '--user', 'usr_nobody']),
-      cli(['user:create', '--name', 'x', '--admin', 'yes']),
-      cli(['users:nuke']),
-    ]);
+    const [missing, badAmount, unknownUser, unknownFlag, unknownCommand, badKind] =
+      await Promise.all([
+        cli(['grant:mint', '--user', userId]),
+        cli(['grant:mint', '--user', userId, '--amount', 'lots']),
+        cli(['balance', '--user', 'usr_nobody']),
+        cli(['user:create', '--name', 'x', '--admin', 'yes']),
+        cli(['users:nuke']),
+        cli(['history', '--user', userId, '--kind', 'mint,bogus']),
+      ]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/--amount/);
     expect(badAmount.code).not.toBe(0);
@@ -136,6 +138,8 @@ describe('admin CLI', () => {
     expect(unknownUser.stderr).toMatch(/not_found/);
     expect(unknownFlag.code).not.toBe(0);
     expect(unknownCommand.code).toBe(2);
+    expect(badKind.code).toBe(1);
+    expect(badKind.stderr).toMatch(/--kind item 2: /);
   });
 
   async function sealedKeys(): Promise<string[]> {

@@ -99,12 +99,13 @@ describe('custom models', () => {
     const trpc = stack.trpc(stranger.apiKey);
     expect((await trpc.models.list.query()).map((m) => m.id)).not.toContain(modelId);
 
+    // One at a time: a call started early and failing before its turn would be unhandled.
     for (const call of [
-      trpc.models.updateCustom.mutate({ id: modelId, name: 'mine now' }),
-      trpc.models.deleteCustom.mutate({ id: modelId }),
-      trpc.models.deleteCustom.mutate({ id: 'mdl_doesnotexist' }),
+      () => trpc.models.updateCustom.mutate({ id: modelId, name: 'mine now' }),
+      () => trpc.models.deleteCustom.mutate({ id: modelId }),
+      () => trpc.models.deleteCustom.mutate({ id: 'mdl_doesnotexist' }),
     ]) {
-      const data = trpcErrorData(await call.catch((e: unknown) => e));
+      const data = trpcErrorData(await call().catch((e: unknown) => e));
       expect(data).toMatchObject({ httpStatus: 404, appCode: 'model_not_found' });
     }
 

@@ -56,7 +56,10 @@ describe('health, metrics and liveness', () => {
     const worker = h.workers[0]!;
     const url = `http://127.0.0.1:${worker.port}`;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(200);
+    // The same body as billing's and the gateway's probes.
+    expect(await ready.json()).toEqual({ status: 'ready' });
     expect((await fetch(`${url}/metrics`)).status).toBe(401);
     expect(
       (await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer wrong-token-000000' } }))

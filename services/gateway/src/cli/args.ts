@@ -20,10 +20,13 @@ export function parseOptions<T extends z.ZodObject>(schema: T, argv: string[]): 
 
   const result = schema.safeParse(values);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({
-      ...issue,
-      path: issue.path.map((part) => `--${String(part)}`),
-    }));
+    // The first part of a path is the option; the rest point into its value (an item of a
+    // comma-separated list), counted from 1 as a person would.
+    const issues = result.error.issues.map((issue) => {
+      const [option, ...inside] = issue.path;
+      const where = inside.map((part) => (typeof part === 'number' ? `item ${part + 1}` : part));
+      return { ...issue, path: [[`--${String(option)}`, ...where].join(' ')] };
+    });
     throw new AppError('invalid_request_error', summarizeIssues(issues));
   }
   return result.data;
