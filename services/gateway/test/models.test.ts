@@ -10,6 +10,7 @@ const BYO_KEY = 'sk-proj-byo-provider-key-77aa88bb99cc';
 /** Names resolve through this table in the SSRF guard, so tests choose what a host points at. */
 const hosts: Record<string, string[]> = {
   'models.example.test': ['93.184.216.34'],
+  'elsewhere.example.test': ['93.184.216.35'],
   'sneaky.example.test': ['93.184.216.34', '10.0.0.7'],
   'metadata.example.test': ['169.254.169.254'],
 };
@@ -118,6 +119,41 @@ describe('custom models', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
       'model_not_found',
     );
+  });
+
+  it('never carries the stored key to a base URL on another server', async () => {
+    const trpc = stack.trpc(owner.apiKey);
+    const moved = await trpc.models.updateCustom
+      .mutate({ id: modelId, baseUrl: 'https://elsewhere.example.test/v1' })
+      .catch((e: unknown) => e);
+    expect(trpcErrorData(moved)).toMatchObject({
+      httpStatus: 400,
+      appCode: 'invalid_request_error',
+    });
+    expect((moved as Error).message).toMatch(/send its apiKey again/);
+    // Nothing changed.
+    const [model] = (await trpc.models.list.query()).filter((m) => m.id === modelId);
+    expect(model).toMatchObject({ baseUrl: 'https://models.example.test/v1', hasApiKey: true });
+
+    // Another path on the same server keeps the key; a move with a key sent again is fine.
+    expect(
+      await trpc.models.updateCustom.mutate({
+        id: modelId,
+        baseUrl: 'https://models.example.test/api/v1',
+      }),
+    ).toMatchObject({ hasApiKey: true });
+    expect(
+      await trpc.models.updateCustom.mutate({
+        id: modelId,
+        baseUrl: 'https://elsewhere.example.test/v1',
+        apiKey: `${SECRET}-elsewhere`,
+      }),
+    ).toMatchObject({ baseUrl: 'https://elsewhere.example.test/v1', hasApiKey: true });
+    await trpc.models.updateCustom.mutate({
+      id: modelId,
+      baseUrl: 'https://models.example.test/v1',
+      apiKey: SECRET,
+    });
   });
 
   it('updates fields and removes the key with apiKey: null', async () => {

@@ -65,14 +65,31 @@ export async function createCustomModel(
   return publicCustomModel(row);
 }
 
-/** Updates the given fields; `apiKey: null` removes the key, an absent `apiKey` keeps it. */
+/**
+ * Updates the given fields; `apiKey: null` removes the key, an absent `apiKey` keeps it, except
+ * that a key is never kept for a base URL on another origin.
+ */
 export async function updateCustomModel(
   deps: CustomModelDeps,
   userId: string,
   input: UpdateCustomModelInput,
 ): Promise<PublicModel> {
-  await findCustomModel(deps.prisma, userId, input.id);
-  if (input.baseUrl !== undefined) await assertBaseUrlAllowed(deps.guard, input.baseUrl);
+  const current = await findCustomModel(deps.prisma, userId, input.id);
+  if (input.baseUrl !== undefined) {
+    await assertBaseUrlAllowed(deps.guard, input.baseUrl);
+    // The stored key was given for one server. Pointing the model elsewhere must not carry it
+    // along: whoever holds any of the user's API keys could otherwise collect it.
+    if (
+      current.sealedApiKey !== null &&
+      input.apiKey === undefined &&
+      new URL(input.baseUrl).origin !== new URL(current.baseUrl).origin
+    ) {
+      throw new AppError(
+        'invalid_request_error',
+        'baseUrl moves this model to another server: send its apiKey again, or apiKey: null to drop it',
+      );
+    }
+  }
 
   const sealedApiKey =
     input.apiKey === undefined
