@@ -57,6 +57,12 @@ export const authorizeResult = z.object({
    * the worker can tell the client the cost without waiting for settle (see decisionCost).
    */
   prices: wireChannelPrices.optional(),
+  /**
+   * For a hold: when, in milliseconds since the epoch, settle must have reached billing. The
+   * hold expires a margin later and its credits become available again, so an answer still
+   * running then is cut and settled for what it produced (see the worker's relay).
+   */
+  settleBy: z.number().int().positive().optional(),
 });
 export type AuthorizeResult = z.infer<typeof authorizeResult>;
 

@@ -47,7 +47,12 @@ describe('platform requests', () => {
       replayed: false,
       // The prices settle burns at, so the worker can show the cost before settling.
       prices: FLAT,
+      settleBy: expect.any(Number),
     });
+    // A replay names the same deadline (from when the hold was placed, never later).
+    const replayed = await stack.client.authorize.mutate(input);
+    expect(replayed.settleBy! - decision.settleBy!).toBeGreaterThanOrEqual(0);
+    expect(replayed.settleBy! - decision.settleBy!).toBeLessThan(1_000);
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '1' },
       held: { credit: '0.01' },

@@ -47,6 +47,7 @@ describe('authorizeMany and settleMany', () => {
         outputClamped: false,
         replayed: false,
         prices: FLAT,
+        settleBy: expect.any(Number),
       },
     });
     // The single call replays what the batched one decided.

@@ -262,6 +262,24 @@ describe('refusals: nothing is sent upstream and the hold is released', () => {
     expect(h.proxy.of('void', job.requestId)).toHaveLength(1);
   });
 
+  it('refuses a job that waited in the queue past its settle deadline', async () => {
+    const base = h.fixtures.scenario('late', { kind: 'sse', body: fixture('openai.sse') });
+    const job = await h.submit({
+      route: h.customRoute(`${base}/v1`),
+      modelId: 'mdl_late',
+      decision: { settleBy: Date.now() - 1 },
+    });
+    expect(terminalOf(await h.events(job.requestId))).toEqual({
+      type: 'error',
+      code: 'upstream_timeout',
+      message: 'the request waited in the queue until its credit hold ran out; send it again',
+    });
+    expect(h.fixtures.requests('late')).toHaveLength(0);
+    expect(h.proxy.of('void', job.requestId)[0]!.input).toMatchObject({
+      reason: 'worker: hold_timeout',
+    });
+  });
+
   it('refuses a platform job carrying a free approval', async () => {
     h.fixtures.scenario('openai', { kind: 'sse', body: fixture('openai.sse') });
     const job = await h.submit({

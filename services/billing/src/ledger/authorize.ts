@@ -179,6 +179,7 @@ async function submit(
     entry_id: newId('entry'),
   };
 
+  const submitted = ledger.now();
   const row = await ledger.holds.submit(record);
   if (row.outcome === 'short') return null;
   if (row.outcome === 'replay') return { result: await replay(ledger, input), replayed: true };
@@ -204,8 +205,11 @@ async function submit(
     affordableOutputTokens: record.affordable_output_tokens,
   });
   // The prices settle will burn at (it reads the same pricing version), for the cost shown.
-  if (record.decision === 'approved' && row.currency !== null && pricing)
-    result.prices = pricesToWire(pricing.prices);
+  if (record.decision === 'approved' && row.currency !== null) {
+    if (pricing) result.prices = pricesToWire(pricing.prices);
+    // The hold's row is stored at or after `submitted`, so this is never later than the truth.
+    result.settleBy = settleBy(ledger, submitted);
+  }
   return { result, replayed: false };
 }
 
@@ -230,6 +234,16 @@ interface StoredDecision {
   maxOutputTokens: number | null;
   outputClamped: boolean;
   affordableOutputTokens: number | null;
+}
+
+/**
+ * When settle must have reached billing for a hold placed at `placedAt`: the hold's expiry (the
+ * sweeper releases it then) less a margin for the worker's settle retries, a quarter of the
+ * hold's lifetime and at most a minute.
+ */
+function settleBy(ledger: Ledger, placedAt: Date): number {
+  const margin = Math.min(60_000, Math.floor(ledger.holdTtlMs / 4));
+  return placedAt.getTime() + ledger.holdTtlMs - margin;
 }
 
 /** One mapping for fresh and replayed answers, so both are identical. */
@@ -275,12 +289,13 @@ async function replay(ledger: Ledger, input: AuthorizeInput): Promise<AuthorizeR
     outputClamped: stored.outputClamped,
     affordableOutputTokens: stored.affordableOutputTokens,
   });
-  if (
-    stored.decision === 'approved' &&
-    stored.currency !== null &&
-    stored.pricingVersion !== null
-  ) {
-    result.prices = pricesToWire(await ledger.pricing.pricesFor(ledger.db, stored.pricingVersion));
+  if (stored.decision === 'approved' && stored.currency !== null) {
+    if (stored.pricingVersion !== null) {
+      result.prices = pricesToWire(
+        await ledger.pricing.pricesFor(ledger.db, stored.pricingVersion),
+      );
+    }
+    result.settleBy = settleBy(ledger, stored.createdAt);
   }
   return result;
 }

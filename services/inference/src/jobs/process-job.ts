@@ -110,6 +110,15 @@ async function run(
   const signal = ctx.cancellations.register(job.requestId);
   try {
     if (isHandBack(signal.reason)) return handBack(log, 0);
+    if (job.decision.settleBy !== undefined && Date.now() >= job.decision.settleBy) {
+      // Its hold is about to expire: running it now could spend credits that are free again.
+      log.warn({ settleBy: job.decision.settleBy }, 'request waited past its credit hold');
+      return refuse(ctx, job, writer, log, {
+        code: 'upstream_timeout',
+        message: 'the request waited in the queue until its credit hold ran out; send it again',
+        reason: 'hold_timeout',
+      });
+    }
     if (signal.aborted) {
       log.info('request cancelled before it started');
       return refuse(ctx, job, writer, log, {
@@ -147,6 +156,7 @@ async function run(
       firstTokenTimeoutMs: ctx.env.UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
       idleTimeoutMs: ctx.env.UPSTREAM_IDLE_TIMEOUT_MS,
       maxRetries: ctx.env.UPSTREAM_MAX_RETRIES,
+      settleBy: job.decision.settleBy,
       random: ctx.random,
       onFailure: (failure) => ctx.metrics.upstreamErrors.inc({ provider, kind: failure.kind }),
       onFirstToken: (ms) => {

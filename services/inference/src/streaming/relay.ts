@@ -14,6 +14,11 @@ export interface RelayOptions {
   firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
   maxRetries: number;
+  /**
+   * When settle must reach billing (the authorization's `settleBy`, epoch ms): an answer still
+   * running then is cut, so its hold cannot expire and free its credits while it runs.
+   */
+  settleBy?: number;
   /** Injected in tests; jitter draws from it. */
   random?: () => number;
   now?: () => number;
@@ -81,7 +86,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * Retry-After, so a hostile endpoint could pin a worker slot for as long as it likes.
  *
  * Timeouts: the first-token deadline runs from the first attempt to the first forwarded chunk;
- * then every upstream item re-arms the idle timer. Either one aborts the call.
+ * then every upstream item re-arms the idle timer. Either one aborts the call, and so does the
+ * authorization's settle deadline, however the tokens flow.
  */
 export async function relay(
   job: InferenceJob,
@@ -105,6 +111,13 @@ export async function relay(
     () => controller.abort(new StreamTimeout('first_token', options.firstTokenTimeoutMs)),
     options.firstTokenTimeoutMs,
   );
+  const holdTimer =
+    options.settleBy === undefined
+      ? undefined
+      : setTimeout(
+          () => controller.abort(new StreamTimeout('hold', now() - started)),
+          Math.max(0, options.settleBy - started),
+        );
 
   const result: RelayResult = {
     status: 'errored',
@@ -176,6 +189,7 @@ export async function relay(
     }
   } finally {
     clearTimeout(timer);
+    clearTimeout(holdTimer);
     external.removeEventListener('abort', forwardAbort);
     // A complete answer's body was read or cancelled by the reader; every other path still has
     // a request to end.

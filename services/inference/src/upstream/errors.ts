@@ -29,13 +29,16 @@ export class StreamTimeout extends Error {
   override readonly name = 'StreamTimeout';
 
   constructor(
-    readonly phase: 'first_token' | 'idle',
+    /** `hold`: the answer ran until its credit hold was about to expire. */
+    readonly phase: 'first_token' | 'idle' | 'hold',
     readonly afterMs: number,
   ) {
     super(
       phase === 'first_token'
         ? `the upstream sent no token within ${afterMs} ms`
-        : `the upstream stream was silent for more than ${afterMs} ms`,
+        : phase === 'idle'
+          ? `the upstream stream was silent for more than ${afterMs} ms`
+          : `the answer ran for ${afterMs} ms, as long as its credit hold allows, and was cut`,
     );
   }
 }
@@ -68,6 +71,7 @@ export type FailureKind =
   | 'connect_timeout'
   | 'first_token_timeout'
   | 'idle_timeout'
+  | 'hold_timeout'
   | 'ssrf_refused'
   | 'broken_stream'
   | 'stream_error'
@@ -176,7 +180,13 @@ export function classifyFailure(error: unknown, secrets: readonly string[] = [])
   ): UpstreamFailure => ({ code, kind, message, retryable, retryAfterMs: retryAfter });
 
   if (error instanceof StreamTimeout) {
-    const kind = error.phase === 'first_token' ? 'first_token_timeout' : 'idle_timeout';
+    const kind = (
+      {
+        first_token: 'first_token_timeout',
+        idle: 'idle_timeout',
+        hold: 'hold_timeout',
+      } as const
+    )[error.phase];
     return fail('upstream_timeout', kind, error.message);
   }
   if (error instanceof SsrfError) return fail('upstream_error', 'ssrf_refused', error.message);
