@@ -81,7 +81,8 @@ export const historyInput = z.object({
   limit: z.number().int().min(1).max(200).default(50),
   cursor: z
     .string()
-    .regex(/^\d{1,19}$/, 'is not a cursor from a previous page')
+    // Stop here on malformed text: the refinement parses it, and refinements run otherwise.
+    .regex(/^\d{1,19}$/, { message: 'is not a cursor from a previous page', abort: true })
     .refine((text) => BigInt(text) <= MAX_CURSOR, 'is not a cursor from a previous page')
     .optional(),
 });
