@@ -8,7 +8,7 @@ import { registerQueueDashboard } from './admin/queue-dashboard.js';
 import { createDeps, type GatewayDeps, type GatewayOptions } from './deps.js';
 import type { GatewayEnv } from './env.js';
 import { isServerFailure, toAppError } from './errors.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { answerClientError, installErrorHandler } from './http/error-handler.js';
 import { registerRateLimit } from './http/rate-limit.js';
 import {
   installRequestContext,
@@ -125,6 +125,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     // tRPC batches put every procedure name into one path segment.
     routerOptions: { maxParamLength: 2_000 },
+    clientErrorHandler: answerClientError,
   });
 
   installRequestContext(app);

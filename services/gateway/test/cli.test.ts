@@ -121,7 +121,7 @@ describe('admin CLI', () => {
   });
 
   it('fails with a message on stderr and a non-zero exit for bad input', async () => {
-    const [missing, badAmount, unknownUser, unknownFlag, unknownCommand, badKind] =
+    const [missing, badAmount, unknownUser, unknownFlag, unknownCommand, badKind, twice] =
       await Promise.all([
         cli(['grant:mint', '--user', userId]),
         cli(['grant:mint', '--user', userId, '--amount', 'lots']),
@@ -129,6 +129,7 @@ describe('admin CLI', () => {
         cli(['user:create', '--name', 'x', '--admin', 'yes']),
         cli(['users:nuke']),
         cli(['history', '--user', userId, '--kind', 'mint,bogus']),
+        cli(['grant:mint', '--user', userId, '--amount', '1', '--amount=2']),
       ]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/--amount/);
@@ -140,6 +141,9 @@ describe('admin CLI', () => {
     expect(unknownCommand.code).toBe(2);
     expect(badKind.code).toBe(1);
     expect(badKind.stderr).toMatch(/--kind item 2: /);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/--amount is given more than once/);
+    expect(twice.stdout).toBe('');
   });
 
   async function sealedKeys(): Promise<string[]> {

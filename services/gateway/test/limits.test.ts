@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,36 @@ describe('abuse limits', () => {
     });
     expect(response.status).toBe(413);
     expect((await envelope(response)).error.code).toBe('request_too_large');
+  });
+
+  it('answers what the HTTP parser refuses in the OpenAI envelope too', async () => {
+    /** Sends raw bytes and reads the whole answer; the gateway closes the connection. */
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const { port } = new URL(stack.gateway.url);
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(request));
+        let answer = '';
+        socket.on('data', (data: Buffer) => (answer += data.toString()));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+    const oversized = await raw(
+      `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(oversized).toMatch(/^HTTP\/1.1 431 /);
+    expect(bodyOf(oversized).error).toMatchObject({ code: 'request_too_large' });
+
+    const malformed = await raw(
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}',
+    );
+    expect(malformed).toMatch(/^HTTP\/1.1 400 /);
+    expect(bodyOf(malformed).error).toEqual({
+      message: 'the request is not valid HTTP',
+      type: 'invalid_request_error',
+      code: 'invalid_request_error',
+    });
   });
 
   it('refuses a tRPC batch larger than the limit with 400', async () => {

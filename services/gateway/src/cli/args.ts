@@ -12,10 +12,26 @@ export function parseOptions<T extends z.ZodObject>(schema: T, argv: string[]): 
     Object.keys(schema.shape).map((name) => [name, { type: 'string' as const }]),
   );
   let values: Record<string, unknown>;
+  let tokens: Array<{ kind: string; name?: string }>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values, tokens } = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: false,
+      tokens: true,
+    }));
   } catch (error) {
     throw new AppError('invalid_request_error', (error as Error).message);
+  }
+  // parseArgs keeps the last of repeated flags; `--amount 1 --amount 2` is a mistake, not a 2.
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || !token.name) continue;
+    if (seen.has(token.name)) {
+      throw new AppError('invalid_request_error', `--${token.name} is given more than once`);
+    }
+    seen.add(token.name);
   }
 
   const result = schema.safeParse(values);
