@@ -29,7 +29,13 @@ export function createBillingMetrics(db: Db) {
     }),
     holdOvershootCredits: new Counter({
       name: 'billing_hold_overshoot_credits_total',
-      help: 'Credits burned beyond the hold, by currency',
+      help: 'Credits a settled cost came to beyond its hold, by currency',
+      labelNames: ['currency'] as const,
+      registers,
+    }),
+    writtenOffCredits: new Counter({
+      name: 'billing_written_off_credits_total',
+      help: 'Credits settled requests cost but no available balance covered, by currency',
       labelNames: ['currency'] as const,
       registers,
     }),

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FLAT,
-  SERVICE_TOKEN,
   centRequest,
   errorOf,
   requestIdFor,
@@ -121,13 +120,31 @@ describe('platform requests', () => {
       held: { credit: '0' },
     });
 
-    const metrics = await (
-      await fetch(`${stack.billing.url}/metrics`, {
-        headers: { authorization: `Bearer ${SERVICE_TOKEN}` },
-      })
-    ).text();
+    const metrics = await stack.metrics();
     expect(metrics).toMatch(/billing_hold_overshoot_total\{model="flat",service="billing"\} 1/);
     expect(metrics).toMatch(/billing_credits_burned_total\{currency="credit",model="flat"/);
+  });
+
+  it('burns a cost above the hold only as far as the available balance goes', async () => {
+    const userId = await userWith({ credit: '0.012' });
+    const input = centRequest(userId);
+    await stack.client.authorize.mutate(input);
+
+    const settled = await stack.client.settle.mutate({
+      requestId: input.requestId,
+      usage: { input: 9000, output: 5000 },
+      status: 'complete',
+    });
+    expect(settled.cost).toBe('0.012');
+    expect(await stack.client.balance.query({ userId })).toEqual({
+      totals: { credit: '0' },
+      held: { credit: '0' },
+      available: { credit: '0' },
+    });
+    expect(await stack.client.request.query({ requestId: input.requestId, userId })).toMatchObject({
+      cost: '0.012',
+    });
+    expect((await stack.client.verify.query()).ok).toBe(true);
   });
 
   it('refuses a model that is not in the catalog', async () => {
@@ -306,12 +323,13 @@ describe('overspend', () => {
     const input = centRequest(userId);
     const decision = await stack.client.authorize.mutate(input);
     expect(decision).toMatchObject({ decision: 'approved', reason: 'overspend', hold: '0.01' });
+    // Above the hold too: overspend burns the whole cost.
     await stack.client.settle.mutate({
       requestId: input.requestId,
-      usage: { input: 5000, output: 5000 },
+      usage: { input: 9000, output: 5000 },
       status: 'complete',
     });
-    expect((await stack.client.balance.query({ userId })).totals.credit).toBe('-0.005');
+    expect((await stack.client.balance.query({ userId })).totals.credit).toBe('-0.009');
 
     await stack.client.capabilities.revoke.mutate({ userId, capability: 'overspend' });
     const after = await stack.client.authorize.mutate(centRequest(userId));

@@ -60,6 +60,84 @@ describe('hold expiry', () => {
     });
     expect((await stack.client.verify.query()).ok).toBe(true);
   });
+
+  it('never takes credits freed by an expired hold back from the request now holding them', async () => {
+    const userId = 'usr_holds_late_spent';
+    await stack.client.mint.mutate({ userId, amount: '0.01' });
+    const late = centRequest(userId);
+    await stack.client.authorize.mutate(late);
+    clock.advance((TTL_SECONDS + 1) * 1000);
+    await sweepExpiredHolds(stack.billing.ledger);
+
+    // The freed credits now back another request, and only 0.003 stays free after it settles.
+    const next = centRequest(userId);
+    expect((await stack.client.authorize.mutate(next)).decision).toBe('approved');
+    await stack.client.settle.mutate({
+      requestId: next.requestId,
+      usage: { input: 5000, output: 2000 },
+      status: 'complete',
+    });
+
+    const settled = await stack.client.settle.mutate({
+      requestId: late.requestId,
+      usage: { input: 3000, output: 1000 },
+      status: 'complete',
+    });
+    expect(settled.cost).toBe('0.003');
+    expect(await stack.client.balance.query({ userId })).toEqual({
+      totals: { credit: '0' },
+      held: { credit: '0' },
+      available: { credit: '0' },
+    });
+    expect(await stack.client.request.query({ requestId: late.requestId, userId })).toMatchObject({
+      status: 'settled',
+      cost: '0.003',
+    });
+    // A redelivered settle replays what was charged.
+    expect(
+      await stack.client.settle.mutate({
+        requestId: late.requestId,
+        usage: { input: 3000, output: 1000 },
+        status: 'complete',
+      }),
+    ).toEqual(settled);
+    expect((await stack.client.verify.query()).ok).toBe(true);
+
+    const metrics = await stack.metrics();
+    expect(metrics).toMatch(
+      /billing_written_off_credits_total\{currency="credit",service="billing"\} 0\.001/,
+    );
+  });
+
+  it('never burns a late settle from credits another open request holds', async () => {
+    const userId = 'usr_holds_late_held';
+    await stack.client.mint.mutate({ userId, amount: '0.01' });
+    const late = centRequest(userId);
+    await stack.client.authorize.mutate(late);
+    clock.advance((TTL_SECONDS + 1) * 1000);
+    await sweepExpiredHolds(stack.billing.ledger);
+    const open = centRequest(userId);
+    await stack.client.authorize.mutate(open);
+
+    const settled = await stack.client.settle.mutate({
+      requestId: late.requestId,
+      usage: { input: 3000, output: 1000 },
+      status: 'complete',
+    });
+    expect(settled.cost).toBe('0');
+    // The open request can still burn its whole hold.
+    expect(
+      (
+        await stack.client.settle.mutate({
+          requestId: open.requestId,
+          usage: { input: 5000, output: 5000 },
+          status: 'complete',
+        })
+      ).cost,
+    ).toBe('0.01');
+    expect((await stack.client.balance.query({ userId })).totals.credit).toBe('0');
+    expect((await stack.client.verify.query()).ok).toBe(true);
+  });
 });
 
 describe('the sweeper timer', () => {

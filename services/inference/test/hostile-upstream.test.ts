@@ -1,4 +1,4 @@
-import { costOf, formatAmount, MAX_TOKENS, ZERO_USAGE } from '@creditgate/contracts';
+import { costOf, formatAmount, MAX_TOKENS, parseAmount, ZERO_USAGE } from '@creditgate/contracts';
 import { loadCatalog } from '@creditgate/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixture-server.js';
@@ -44,8 +44,11 @@ describe('absurd usage figures', () => {
     const cost = costOf(loadCatalog().byId.get('gpt-4o-mini')!.prices, bounded);
     expect(end).toMatchObject({ type: 'end', usage: bounded, cost: formatAmount(cost) });
 
+    // The bound costs far more than the user's 1 credit: the balance pays, the rest is written off.
+    expect(cost).toBeGreaterThan(parseAmount('1'));
     const record = await h.billing.request.query({ requestId: job.requestId, userId });
-    expect(record).toMatchObject({ status: 'settled', usage: bounded, cost: formatAmount(cost) });
+    expect(record).toMatchObject({ status: 'settled', usage: bounded, cost: '1' });
+    expect((await h.billing.balance.query({ userId })).totals.credit).toBe('0');
     const { entries } = await h.billing.history.query({ userId });
     expect(entries.filter((entry) => entry.kind === 'burn')).toHaveLength(1);
     // A second settle of the same request (a redelivered job) replays, never burns again.

@@ -57,6 +57,7 @@ export interface SettleRecord {
 export interface SettleRow {
   outcome: 'settled' | 'missing' | 'replay' | 'stale';
   overshoot: bigint;
+  writtenOff: bigint;
 }
 
 export interface ReleaseRecord {
@@ -112,15 +113,18 @@ export async function settleBatch(pool: pg.Pool, now: Date, items: SettleRecord[
     ord: number;
     outcome: SettleRow['outcome'];
     overshoot: string;
+    written_off: string;
   }>({
     name: FUNCTION_NAMES.settle,
-    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot
+    text: `SELECT out_ord AS ord, out_outcome AS outcome, out_overshoot AS overshoot,
+                  out_written_off AS written_off
            FROM ${FUNCTION_NAMES.settle}($1::jsonb, $2::timestamptz)`,
     values: [withOrd(items), now.toISOString()],
   });
   return byOrd(rows, items.length).map((row): SettleRow => ({
     outcome: row.outcome,
     overshoot: BigInt(row.overshoot),
+    writtenOff: BigInt(row.written_off),
   }));
 }
 

@@ -47,7 +47,7 @@ const SPECS = {
   },
   settle: {
     base: 'ledger_settle',
-    returns: 'TABLE (out_ord int, out_outcome text, out_overshoot bigint)',
+    returns: 'TABLE (out_ord int, out_outcome text, out_overshoot bigint, out_written_off bigint)',
     body: SETTLE_BODY,
   },
   release: {

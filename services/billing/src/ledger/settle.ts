@@ -14,16 +14,21 @@ export interface SettleOutcome {
   result: SettleResult;
   replayed: boolean;
   meta: RequestMeta;
-  /** Minor units burned beyond the hold (the prompt was under-estimated). */
+  /** Minor units of the price beyond the hold (the prompt was under-estimated). */
   overshoot: bigint;
+  /** Minor units of the price not burned: the available balance could not cover them. */
+  writtenOff: bigint;
+  /** Minor units burned. */
   cost: bigint;
 }
 
 /**
  * Burns what a request actually cost and releases its hold. Aborted and errored requests pay for
- * the tokens the provider reported like complete ones. A cost above the hold is burned anyway
- * (the provider charged for it) and recorded as overshoot. Unmetered requests settle at zero but
- * still record their usage, so usage reports include them.
+ * the tokens the provider reported like complete ones. A cost above the hold is burned as far as
+ * the available balance allows (the provider charged for it) and recorded as overshoot; what no
+ * balance covers, like the cost of a request whose hold expired before it settled, is written
+ * off rather than taken from credits promised to other requests. Unmetered requests settle at
+ * zero but still record their usage, so usage reports include them.
  */
 export async function settle(ledger: Ledger, input: SettleInput): Promise<SettleOutcome> {
   const meta = await ledger.recent.lookup(ledger.pool, input.requestId);
@@ -54,26 +59,35 @@ export async function settle(ledger: Ledger, input: SettleInput): Promise<Settle
   ledger.recent.forget(input.requestId);
 
   switch (row.outcome) {
-    case 'settled':
+    case 'settled': {
+      const burned = cost - row.writtenOff;
       return {
         result: {
           requestId: input.requestId,
           status: input.status,
-          cost: formatAmount(cost),
+          cost: formatAmount(burned),
           currency: meta.metered ? meta.currency : null,
         },
         replayed: false,
         meta,
         overshoot: row.overshoot,
-        cost,
+        writtenOff: row.writtenOff,
+        cost: burned,
       };
+    }
     case 'missing':
       throw new AppError('not_found', `request ${input.requestId} was never authorized`);
     case 'stale':
       // The remembered pricing version disagreed with the table: settle from the table.
       return settle(ledger, input);
     case 'replay':
-      return { ...(await replaySettle(ledger, input)), meta, overshoot: 0n, replayed: true };
+      return {
+        ...(await replaySettle(ledger, input)),
+        meta,
+        overshoot: 0n,
+        writtenOff: 0n,
+        replayed: true,
+      };
   }
 }
 

@@ -32,7 +32,7 @@ async function authorizeOne(ctx: BillingContext, input: AuthorizeInput) {
 async function settleOne(ctx: BillingContext, input: SettleInput) {
   const outcome = await settle(ctx.ledger, input);
   const log = requestLog(ctx, input.requestId);
-  const { meta, cost, overshoot } = outcome;
+  const { meta, cost, overshoot, writtenOff } = outcome;
   if (!outcome.replayed && meta.metered && meta.currency) {
     const model = modelLabel(meta.routeClass, meta.modelId);
     ctx.metrics.creditsBurned.inc({ currency: meta.currency, model }, toCredits(cost));
@@ -42,6 +42,13 @@ async function settleOne(ctx: BillingContext, input: SettleInput) {
       log.warn(
         { model, cost: outcome.result.cost, overshoot: overshoot.toString() },
         'settled cost exceeded the hold',
+      );
+    }
+    if (writtenOff > 0n) {
+      ctx.metrics.writtenOffCredits.inc({ currency: meta.currency }, toCredits(writtenOff));
+      log.warn(
+        { model, burned: outcome.result.cost, writtenOff: writtenOff.toString() },
+        'the available balance could not cover the cost; the rest was written off',
       );
     }
   }

@@ -111,6 +111,13 @@ export async function startTestBilling(
     env: billingEnv,
     databaseUrl: database.url,
     catalogPath: catalog.file,
+    /** The Prometheus text billing serves on `/metrics`. */
+    async metrics() {
+      const response = await fetch(`${billing.url}/metrics`, {
+        headers: { authorization: `Bearer ${SERVICE_TOKEN}` },
+      });
+      return response.text();
+    },
     async close() {
       await billing.close();
       await database.drop();

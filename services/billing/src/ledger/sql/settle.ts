@@ -4,6 +4,13 @@ import { lockAccounts } from './lock.js';
  * Settle, set-based: one statement locks the accounts, one settles every open request of the
  * batch. A request id appearing twice in a batch is settled by its first item; the others see
  * it settled and replay.
+ *
+ * A burn never takes an account's available balance (balance - held) below zero: each account
+ * can pay the holds its settling requests release plus what was available before. A request
+ * whose hold expired releases nothing, so it pays only from what is still available; a cost
+ * above the hold pays its excess the same way. The rest is written off (recorded, not burned),
+ * since those credits may already be promised to other requests. A request held under overspend
+ * burns in full. Within an account, requests draw on the budget in request id order.
  */
 export const SETTLE_BODY = `
 DECLARE
@@ -24,7 +31,7 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
       release_entry_id text, burn_entry_id text)
   ), current AS (
     SELECT r.request_id, r.status, r.user_id, r.currency, r.hold_amount, r.model_id,
-           r.pricing_version
+           r.pricing_version, r.reason
     FROM requests r
     WHERE r.request_id = ANY (ids)
     ORDER BY r.request_id
@@ -33,8 +40,8 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
     -- The cost was computed for one pricing version: never burn it against another.
     SELECT DISTINCT ON (i.request_id)
            i.*, c.status AS prior, c.user_id, c.currency, c.model_id,
-           c.pricing_version AS stored_version,
-           -- An expired request had its hold released by the sweeper; it still pays.
+           c.pricing_version AS stored_version, c.reason = 'overspend' AS overspend,
+           -- An expired request had its hold released by the sweeper: it releases nothing.
            CASE WHEN c.status = 'held' THEN c.hold_amount ELSE 0 END AS released,
            GREATEST(i.cost - c.hold_amount, 0) AS overshoot
     FROM items i
@@ -42,21 +49,40 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
     WHERE c.status IN ('held', 'expired', 'unmetered')
       AND (c.status = 'unmetered' OR c.pricing_version IS NOT DISTINCT FROM i.pricing_version)
     ORDER BY i.request_id, i.ord
+  ), budgets AS (
+    SELECT a.user_id, a.currency, GREATEST(a.balance - a.held, 0) + t.released AS budget
+    FROM accounts a
+    JOIN (
+      SELECT user_id, currency, sum(released) AS released
+      FROM settling WHERE prior <> 'unmetered' GROUP BY 1, 2
+    ) t ON a.user_id = t.user_id AND a.currency = t.currency
+  ), charged AS (
+    SELECT s.*,
+           CASE
+             WHEN s.prior = 'unmetered' OR s.overspend THEN s.cost
+             -- What is left of the budget after the account's earlier requests in the batch.
+             ELSE LEAST(s.cost, GREATEST(b.budget - (sum(s.cost) OVER (
+                    PARTITION BY s.user_id, s.currency ORDER BY s.request_id
+                    ROWS UNBOUNDED PRECEDING) - s.cost), 0))
+           END::bigint AS burn
+    FROM settling s
+    LEFT JOIN budgets b ON b.user_id = s.user_id AND b.currency = s.currency
   ), settled AS (
     UPDATE requests r SET
       status = 'settled', finished_at = p_now, settle_status = s.settle_status,
       usage_estimated = s.usage_estimated, input_tokens = s.input_tokens,
       output_tokens = s.output_tokens, cache_read_tokens = s.cache_read_tokens,
       cache_write_tokens = s.cache_write_tokens, cache_write_1h_tokens = s.cache_write_1h_tokens,
-      reasoning_tokens = s.reasoning_tokens, cost = s.cost, overshoot = s.overshoot
-    FROM settling s
+      reasoning_tokens = s.reasoning_tokens, cost = s.burn, overshoot = s.overshoot,
+      written_off = s.cost - s.burn
+    FROM charged s
     WHERE r.request_id = s.request_id
   ), debited AS (
     UPDATE accounts a
-    SET balance = a.balance - t.cost, held = a.held - t.released, updated_at = p_now
+    SET balance = a.balance - t.burn, held = a.held - t.released, updated_at = p_now
     FROM (
-      SELECT user_id, currency, sum(cost) AS cost, sum(released) AS released
-      FROM settling WHERE prior <> 'unmetered' GROUP BY 1, 2
+      SELECT user_id, currency, sum(burn) AS burn, sum(released) AS released
+      FROM charged WHERE prior <> 'unmetered' GROUP BY 1, 2
     ) t
     WHERE a.user_id = t.user_id AND a.currency = t.currency
   ), written AS (
@@ -67,9 +93,9 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
            'request settled', s.request_id, NULL, NULL, NULL
     FROM settling s WHERE s.prior = 'held' AND s.released > 0
     UNION ALL
-    SELECT s.burn_entry_id, p_now, 'burn'::entry_kind, s.user_id, s.currency, -s.cost, 'usage',
+    SELECT s.burn_entry_id, p_now, 'burn'::entry_kind, s.user_id, s.currency, -s.burn, 'usage',
            s.request_id, s.model_id, s.usage, s.stored_version
-    FROM settling s WHERE s.prior <> 'unmetered'
+    FROM charged s WHERE s.prior <> 'unmetered'
   )
   SELECT i.ord,
          CASE
@@ -79,8 +105,9 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
                 AND c.pricing_version IS DISTINCT FROM i.pricing_version THEN 'stale'
            ELSE 'replay'
          END,
-         CASE WHEN s.ord = i.ord THEN s.overshoot ELSE 0 END
+         CASE WHEN s.ord = i.ord THEN s.overshoot ELSE 0 END,
+         CASE WHEN s.ord = i.ord THEN s.cost - s.burn ELSE 0 END
   FROM items i
   LEFT JOIN current c ON c.request_id = i.request_id
-  LEFT JOIN settling s ON s.request_id = i.request_id;
+  LEFT JOIN charged s ON s.request_id = i.request_id;
 END`;
