@@ -51,11 +51,11 @@ describe('an answer that outlives its hold', () => {
       }
       return null;
     })();
-    const cutAfterMs = Date.now() - started;
+    // Cut, not finished: the answer would have needed six seconds. That the cut came in time is
+    // shown below by the hold having been released by settle, not by the sweeper.
     expect(failure?.message).toMatch(/credit hold/);
     expect(text.length).toBeGreaterThan(0);
     expect(text).not.toBe(pieces.join(''));
-    expect(cutAfterMs).toBeLessThan(4_000);
 
     // Past the hold's expiry and a few sweeps: the next request is judged on what is left.
     await new Promise((resolve) => setTimeout(resolve, 4_500 - (Date.now() - started)));
@@ -71,6 +71,8 @@ describe('an answer that outlives its hold', () => {
     expect(parseAmount(totals.credit!)).toBeGreaterThanOrEqual(0n);
     expect(held.credit).toBe('0');
     const history = await stack.trpc(user.apiKey).credits.history.query({ kinds: ['release'] });
-    expect(history.entries.map((entry) => entry.reason)).not.toContain('hold expired');
+    const reasons = history.entries.map((entry) => entry.reason);
+    expect(reasons).toContain('request settled');
+    expect(reasons).not.toContain('hold expired');
   });
 });
