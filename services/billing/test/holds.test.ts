@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createLogger } from '@creditgate/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepExpiredHolds } from '../src/ledger/index.js';
-import { centRequest, startTestBilling, testClock } from './support/billing.js';
+import { centRequest, requestIdFor, startTestBilling, testClock } from './support/billing.js';
 
 const TTL_SECONDS = 600;
 
@@ -137,6 +137,110 @@ describe('hold expiry', () => {
     ).toBe('0.01');
     expect((await stack.client.balance.query({ userId })).totals.credit).toBe('0');
     expect((await stack.client.verify.query()).ok).toBe(true);
+  });
+
+  describe('settles sharing one batch', () => {
+    /** Settles in one settleMany call (one ledger batch); each item's answer or error. */
+    async function settleTogether(items: { requestId: string; input: number }[]) {
+      const outcomes = await stack.client.settleMany.mutate({
+        items: items.map(({ requestId, input }) => ({
+          requestId,
+          usage: { input },
+          status: 'complete' as const,
+        })),
+      });
+      return outcomes.map((outcome) => (outcome.ok ? outcome.value.cost : outcome.error));
+    }
+    const balanceOf = async (userId: string) =>
+      (await stack.client.balance.query({ userId })).totals.credit;
+    /** Ids in a chosen order: the pool is drawn on in request id order. */
+    const named = (userId: string, order: string) => centRequest(userId, requestIdFor(order));
+
+    it('pay each request from its own hold before an overspend request is charged', async () => {
+      const userId = 'usr_batch_own_first';
+      await stack.client.mint.mutate({ userId, amount: '0.01' });
+      await stack.client.capabilities.grant.mutate({ userId, capability: 'overspend' });
+      const covered = named(userId, 'b');
+      const overspent = named(userId, 'a');
+      expect((await stack.client.authorize.mutate(covered)).reason).toBe('balance');
+      expect((await stack.client.authorize.mutate(overspent)).reason).toBe('overspend');
+
+      expect(
+        await settleTogether([
+          { requestId: covered.requestId, input: 5000 },
+          { requestId: overspent.requestId, input: 30000 },
+        ]),
+      ).toEqual(['0.005', '0.03']);
+      expect(await balanceOf(userId)).toBe('-0.025');
+    });
+
+    it('never let an unused overspend hold pay another request beyond the balance', async () => {
+      const userId = 'usr_batch_overspend_hold';
+      await stack.client.mint.mutate({ userId, amount: '0.01' });
+      await stack.client.capabilities.grant.mutate({ userId, capability: 'overspend' });
+      const over = named(userId, 'a');
+      const overspent = named(userId, 'b');
+      await stack.client.authorize.mutate(over);
+      expect((await stack.client.authorize.mutate(overspent)).reason).toBe('overspend');
+
+      expect(
+        await settleTogether([
+          { requestId: over.requestId, input: 15000 },
+          { requestId: overspent.requestId, input: 0 },
+        ]),
+      ).toEqual(['0.01', '0']);
+      expect(await balanceOf(userId)).toBe('0');
+    });
+
+    it('never let a request whose hold expired take another request’s released hold', async () => {
+      const userId = 'usr_batch_expired';
+      await stack.client.mint.mutate({ userId, amount: '0.02' });
+      const expired = named(userId, 'a');
+      await stack.client.authorize.mutate(expired);
+      clock.advance((TTL_SECONDS + 1) * 1000);
+      await sweepExpiredHolds(stack.billing.ledger);
+      const [first, second] = [named(userId, 'b'), named(userId, 'c')];
+      await stack.client.authorize.mutate(first);
+      await stack.client.authorize.mutate(second);
+
+      // The expired request sorts first, and the first request's hold covers it exactly.
+      expect(
+        await settleTogether([
+          { requestId: first.requestId, input: 10000 },
+          { requestId: expired.requestId, input: 10000 },
+        ]),
+      ).toEqual(['0.01', '0']);
+      expect(await settleTogether([{ requestId: second.requestId, input: 4000 }])).toEqual([
+        '0.004',
+      ]);
+      expect(await balanceOf(userId)).toBe('0.006');
+    });
+
+    it('never take a balance overspend left below zero further down', async () => {
+      const userId = 'usr_batch_negative';
+      await stack.client.mint.mutate({ userId, amount: '0.01' });
+      const expired = named(userId, 'a');
+      await stack.client.authorize.mutate(expired);
+      clock.advance((TTL_SECONDS + 1) * 1000);
+      await sweepExpiredHolds(stack.billing.ledger);
+      const idle = named(userId, 'b');
+      await stack.client.authorize.mutate(idle);
+      await stack.client.capabilities.grant.mutate({ userId, capability: 'overspend' });
+      const overspent = named(userId, 'c');
+      await stack.client.authorize.mutate(overspent);
+      await settleTogether([{ requestId: overspent.requestId, input: 100000 }]);
+      await stack.client.capabilities.revoke.mutate({ userId, capability: 'overspend' });
+      expect(await balanceOf(userId)).toBe('-0.09');
+
+      expect(
+        await settleTogether([
+          { requestId: idle.requestId, input: 0 },
+          { requestId: expired.requestId, input: 4000 },
+        ]),
+      ).toEqual(['0', '0']);
+      expect(await balanceOf(userId)).toBe('-0.09');
+      expect((await stack.client.verify.query()).ok).toBe(true);
+    });
   });
 });
 

@@ -5,12 +5,15 @@ import { lockAccounts } from './lock.js';
  * batch. A request id appearing twice in a batch is settled by its first item; the others see
  * it settled and replay.
  *
- * A burn never takes an account's available balance (balance - held) below zero: each account
- * can pay the holds its settling requests release plus what was available before. A request
- * whose hold expired releases nothing, so it pays only from what is still available; a cost
- * above the hold pays its excess the same way. The rest is written off (recorded, not burned),
- * since those credits may already be promised to other requests. A request held under overspend
- * burns in full. Within an account, requests draw on the budget in request id order.
+ * A burn never takes an account's available balance (balance - held) below zero, nor further
+ * below it when overspend already took it there. Each request pays first from its own hold;
+ * what its cost exceeds that by (all of it, for a request whose hold expired and was released by
+ * the sweeper) draws on a pool: the account's available balance plus what the batch's holds
+ * leave unused, never less than zero. Requests draw on the pool in request id order; what it
+ * cannot cover is written off (recorded, not burned), since those credits may already be
+ * promised to other requests. A request held under overspend burns in full and stays out of the
+ * pool, its hold adding nothing to it. So whatever shares its batch, a request's own hold always
+ * pays for it, and no request outside overspend pays with credits the balance does not have.
  */
 export const SETTLE_BODY = `
 DECLARE
@@ -49,24 +52,30 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
     WHERE c.status IN ('held', 'expired', 'unmetered')
       AND (c.status = 'unmetered' OR c.pricing_version IS NOT DISTINCT FROM i.pricing_version)
     ORDER BY i.request_id, i.ord
-  ), budgets AS (
-    SELECT a.user_id, a.currency, GREATEST(a.balance - a.held, 0) + t.released AS budget
+  ), covered AS (
+    -- The part of each cost the request's own hold pays (all of it under overspend).
+    SELECT s.*,
+           CASE WHEN s.prior = 'unmetered' OR s.overspend THEN s.cost
+                ELSE LEAST(s.cost, s.released) END AS own
+    FROM settling s
+  ), pools AS (
+    SELECT a.user_id, a.currency, GREATEST(a.balance - a.held + t.unused, 0) AS pool
     FROM accounts a
     JOIN (
-      SELECT user_id, currency, sum(released) AS released
-      FROM settling WHERE prior <> 'unmetered' GROUP BY 1, 2
+      SELECT user_id, currency, sum(released - own) AS unused
+      FROM covered WHERE prior <> 'unmetered' AND NOT overspend GROUP BY 1, 2
     ) t ON a.user_id = t.user_id AND a.currency = t.currency
   ), charged AS (
-    SELECT s.*,
-           CASE
-             WHEN s.prior = 'unmetered' OR s.overspend THEN s.cost
-             -- What is left of the budget after the account's earlier requests in the batch.
-             ELSE LEAST(s.cost, GREATEST(b.budget - (sum(s.cost) OVER (
-                    PARTITION BY s.user_id, s.currency ORDER BY s.request_id
-                    ROWS UNBOUNDED PRECEDING) - s.cost), 0))
-           END::bigint AS burn
-    FROM settling s
-    LEFT JOIN budgets b ON b.user_id = s.user_id AND b.currency = s.currency
+    -- Only the excess (cost - own) of requests outside overspend draws on the pool: what is
+    -- left of it after the account's earlier requests in the batch.
+    SELECT c.*,
+           (c.own + CASE WHEN c.cost = c.own THEN 0
+              ELSE LEAST(c.cost - c.own, GREATEST(p.pool - (sum(c.cost - c.own) OVER (
+                     PARTITION BY c.user_id, c.currency ORDER BY c.request_id
+                     ROWS UNBOUNDED PRECEDING) - (c.cost - c.own)), 0))
+            END)::bigint AS burn
+    FROM covered c
+    LEFT JOIN pools p ON p.user_id = c.user_id AND p.currency = c.currency
   ), settled AS (
     UPDATE requests r SET
       status = 'settled', finished_at = p_now, settle_status = s.settle_status,
