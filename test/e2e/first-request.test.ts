@@ -182,6 +182,7 @@ describe("a newcomer's first requests", () => {
         requestId: completion.id,
         status: 'settled',
         cost: reportedCost(completion),
+        writtenOff: '0',
       },
     });
     const stranger = await stack.createUser('stranger');

@@ -92,6 +92,7 @@ describe('hold expiry', () => {
     expect(await stack.client.request.query({ requestId: late.requestId, userId })).toMatchObject({
       status: 'settled',
       cost: '0.003',
+      writtenOff: '0.001',
     });
     // A redelivered settle replays what was charged.
     expect(

@@ -128,7 +128,9 @@ export async function requestDetails(ledger: Ledger, input: { requestId: string;
         }
       : null,
     usageEstimated: request.usageEstimated,
+    /** What was charged; `writtenOff` is the part of the price no balance covered. */
     cost: request.cost === null ? null : formatAmount(request.cost),
+    writtenOff: formatAmount(request.writtenOff),
     createdAt: request.createdAt.toISOString(),
     finishedAt: request.finishedAt?.toISOString() ?? null,
   };

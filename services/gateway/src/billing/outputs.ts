@@ -59,6 +59,7 @@ export const requestDetailsOutput = z.object({
   usage: usageSchema.nullable(),
   usageEstimated: z.boolean().nullable(),
   cost: z.string().nullable(),
+  writtenOff: z.string(),
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
 });
