@@ -8,7 +8,15 @@ import {
 } from '../upstream/errors.js';
 import { AnswerText } from './answer-text.js';
 import type { EventWriter } from './publisher.js';
+import { warmTokenCounter } from './tokens.js';
 import type { ReportedUsage } from './usage.js';
+
+/**
+ * An answer cut at `settleBy` reports no usage, so settling it means counting its tokens, and a
+ * cold tokenizer takes seconds of CPU to build (more on a loaded machine). It is started this
+ * long before the cut, so the count does not eat into the margin left before the hold expires.
+ */
+const TOKENIZER_LEAD_MS = 15_000;
 
 export interface RelayOptions {
   firstTokenTimeoutMs: number;
@@ -118,6 +126,10 @@ export async function relay(
           () => controller.abort(new StreamTimeout('hold', now() - started)),
           Math.max(0, options.settleBy - started),
         );
+  const warmTimer =
+    options.settleBy === undefined
+      ? undefined
+      : setTimeout(warmTokenCounter, Math.max(0, options.settleBy - started - TOKENIZER_LEAD_MS));
 
   const result: RelayResult = {
     status: 'errored',
@@ -190,6 +202,7 @@ export async function relay(
   } finally {
     clearTimeout(timer);
     clearTimeout(holdTimer);
+    clearTimeout(warmTimer);
     external.removeEventListener('abort', forwardAbort);
     // A complete answer's body was read or cancelled by the reader; every other path still has
     // a request to end.

@@ -39,6 +39,11 @@ class TokenCounter {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
+  /** Starts the thread now, so that a count needed soon does not wait for the table build. */
+  warm(): void {
+    this.start();
+  }
+
   count(texts: string[]): Promise<number[]> {
     if (texts.every((text) => !text)) return Promise.resolve(texts.map(() => 0));
     const thread = this.start();
@@ -85,6 +90,10 @@ class TokenCounter {
 }
 
 const counter = new TokenCounter();
+
+export function warmTokenCounter(): void {
+  counter.warm();
+}
 
 export async function countTokens(text: string): Promise<number> {
   const [count] = await counter.count([text]);
