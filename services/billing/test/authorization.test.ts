@@ -104,16 +104,21 @@ describe('platform requests', () => {
     expect((await stack.client.balance.query({ userId })).totals.credit).toBe('0.98998');
   });
 
-  it('burns a cost above the hold anyway and counts the overshoot', async () => {
-    const userId = await userWith({ credit: '1' });
+  /** A user minted `credit` settles a request costing 0.014 against its 0.01 hold. */
+  async function settleAboveHold(credit: string) {
+    const userId = await userWith({ credit });
     const input = centRequest(userId);
     await stack.client.authorize.mutate(input);
-
     const settled = await stack.client.settle.mutate({
       requestId: input.requestId,
       usage: { input: 9000, output: 5000 },
       status: 'complete',
     });
+    return { userId, requestId: input.requestId, settled };
+  }
+
+  it('burns a cost above the hold anyway and counts the overshoot', async () => {
+    const { userId, settled } = await settleAboveHold('1');
     expect(settled.cost).toBe('0.014');
     expect(await stack.client.balance.query({ userId })).toMatchObject({
       totals: { credit: '0.986' },
@@ -126,23 +131,16 @@ describe('platform requests', () => {
   });
 
   it('burns a cost above the hold only as far as the available balance goes', async () => {
-    const userId = await userWith({ credit: '0.012' });
-    const input = centRequest(userId);
-    await stack.client.authorize.mutate(input);
-
-    const settled = await stack.client.settle.mutate({
-      requestId: input.requestId,
-      usage: { input: 9000, output: 5000 },
-      status: 'complete',
-    });
+    const { userId, requestId, settled } = await settleAboveHold('0.012');
     expect(settled.cost).toBe('0.012');
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '0' },
       held: { credit: '0' },
       available: { credit: '0' },
     });
-    expect(await stack.client.request.query({ requestId: input.requestId, userId })).toMatchObject({
+    expect(await stack.client.request.query({ requestId, userId })).toMatchObject({
       cost: '0.012',
+      writtenOff: '0.002',
     });
     expect((await stack.client.verify.query()).ok).toBe(true);
   });

@@ -17,6 +17,17 @@ describe('hold expiry', () => {
     await stack?.close();
   });
 
+  /** Authorizes a 0.01 hold for `userId` and lets the sweeper expire it. */
+  async function expiredRequest(userId: string, requestId = requestIdFor()) {
+    const request = centRequest(userId, requestId);
+    await stack.client.authorize.mutate(request);
+    clock.advance((TTL_SECONDS + 1) * 1000);
+    await sweepExpiredHolds(stack.billing.ledger);
+    return request;
+  }
+  const settle = (requestId: string, usage: { input: number; output: number }) =>
+    stack.client.settle.mutate({ requestId, usage, status: 'complete' });
+
   it('releases a hold that outlived the TTL, and only then', async () => {
     const userId = 'usr_holds_sweep';
     await stack.client.mint.mutate({ userId, amount: '1' });
@@ -43,16 +54,9 @@ describe('hold expiry', () => {
   it('still burns the cost when an expired request settles late', async () => {
     const userId = 'usr_holds_late';
     await stack.client.mint.mutate({ userId, amount: '1' });
-    const input = centRequest(userId);
-    await stack.client.authorize.mutate(input);
-    clock.advance((TTL_SECONDS + 1) * 1000);
-    await sweepExpiredHolds(stack.billing.ledger);
+    const input = await expiredRequest(userId);
 
-    const settled = await stack.client.settle.mutate({
-      requestId: input.requestId,
-      usage: { input: 3000, output: 1000 },
-      status: 'complete',
-    });
+    const settled = await settle(input.requestId, { input: 3000, output: 1000 });
     expect(settled.cost).toBe('0.004');
     expect(await stack.client.balance.query({ userId })).toMatchObject({
       totals: { credit: '0.996' },
@@ -61,28 +65,17 @@ describe('hold expiry', () => {
     expect((await stack.client.verify.query()).ok).toBe(true);
   });
 
-  it('never takes credits freed by an expired hold back from the request now holding them', async () => {
+  it('never takes freed credits back from the request now holding them', async () => {
     const userId = 'usr_holds_late_spent';
     await stack.client.mint.mutate({ userId, amount: '0.01' });
-    const late = centRequest(userId);
-    await stack.client.authorize.mutate(late);
-    clock.advance((TTL_SECONDS + 1) * 1000);
-    await sweepExpiredHolds(stack.billing.ledger);
+    const late = await expiredRequest(userId);
 
     // The freed credits now back another request, and only 0.003 stays free after it settles.
     const next = centRequest(userId);
     expect((await stack.client.authorize.mutate(next)).decision).toBe('approved');
-    await stack.client.settle.mutate({
-      requestId: next.requestId,
-      usage: { input: 5000, output: 2000 },
-      status: 'complete',
-    });
+    await settle(next.requestId, { input: 5000, output: 2000 });
 
-    const settled = await stack.client.settle.mutate({
-      requestId: late.requestId,
-      usage: { input: 3000, output: 1000 },
-      status: 'complete',
-    });
+    const settled = await settle(late.requestId, { input: 3000, output: 1000 });
     expect(settled.cost).toBe('0.003');
     expect(await stack.client.balance.query({ userId })).toEqual({
       totals: { credit: '0' },
@@ -95,13 +88,7 @@ describe('hold expiry', () => {
       writtenOff: '0.001',
     });
     // A redelivered settle replays what was charged.
-    expect(
-      await stack.client.settle.mutate({
-        requestId: late.requestId,
-        usage: { input: 3000, output: 1000 },
-        status: 'complete',
-      }),
-    ).toEqual(settled);
+    expect(await settle(late.requestId, { input: 3000, output: 1000 })).toEqual(settled);
     expect((await stack.client.verify.query()).ok).toBe(true);
 
     const metrics = await stack.metrics();
@@ -113,29 +100,13 @@ describe('hold expiry', () => {
   it('never burns a late settle from credits another open request holds', async () => {
     const userId = 'usr_holds_late_held';
     await stack.client.mint.mutate({ userId, amount: '0.01' });
-    const late = centRequest(userId);
-    await stack.client.authorize.mutate(late);
-    clock.advance((TTL_SECONDS + 1) * 1000);
-    await sweepExpiredHolds(stack.billing.ledger);
+    const late = await expiredRequest(userId);
     const open = centRequest(userId);
     await stack.client.authorize.mutate(open);
 
-    const settled = await stack.client.settle.mutate({
-      requestId: late.requestId,
-      usage: { input: 3000, output: 1000 },
-      status: 'complete',
-    });
-    expect(settled.cost).toBe('0');
+    expect((await settle(late.requestId, { input: 3000, output: 1000 })).cost).toBe('0');
     // The open request can still burn its whole hold.
-    expect(
-      (
-        await stack.client.settle.mutate({
-          requestId: open.requestId,
-          usage: { input: 5000, output: 5000 },
-          status: 'complete',
-        })
-      ).cost,
-    ).toBe('0.01');
+    expect((await settle(open.requestId, { input: 5000, output: 5000 })).cost).toBe('0.01');
     expect((await stack.client.balance.query({ userId })).totals.credit).toBe('0');
     expect((await stack.client.verify.query()).ok).toBe(true);
   });
@@ -196,10 +167,7 @@ describe('hold expiry', () => {
     it('never let a request whose hold expired take another request’s released hold', async () => {
       const userId = 'usr_batch_expired';
       await stack.client.mint.mutate({ userId, amount: '0.02' });
-      const expired = named(userId, 'a');
-      await stack.client.authorize.mutate(expired);
-      clock.advance((TTL_SECONDS + 1) * 1000);
-      await sweepExpiredHolds(stack.billing.ledger);
+      const expired = await expiredRequest(userId, requestIdFor('a'));
       const [first, second] = [named(userId, 'b'), named(userId, 'c')];
       await stack.client.authorize.mutate(first);
       await stack.client.authorize.mutate(second);
@@ -220,10 +188,7 @@ describe('hold expiry', () => {
     it('never take a balance overspend left below zero further down', async () => {
       const userId = 'usr_batch_negative';
       await stack.client.mint.mutate({ userId, amount: '0.01' });
-      const expired = named(userId, 'a');
-      await stack.client.authorize.mutate(expired);
-      clock.advance((TTL_SECONDS + 1) * 1000);
-      await sweepExpiredHolds(stack.billing.ledger);
+      const expired = await expiredRequest(userId, requestIdFor('a'));
       const idle = named(userId, 'b');
       await stack.client.authorize.mutate(idle);
       await stack.client.capabilities.grant.mutate({ userId, capability: 'overspend' });

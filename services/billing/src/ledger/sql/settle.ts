@@ -66,14 +66,12 @@ ${lockAccounts(`SELECT DISTINCT r.user_id, r.currency FROM requests r
       FROM covered WHERE prior <> 'unmetered' AND NOT overspend GROUP BY 1, 2
     ) t ON a.user_id = t.user_id AND a.currency = t.currency
   ), charged AS (
-    -- Only the excess (cost - own) of requests outside overspend draws on the pool: what is
-    -- left of it after the account's earlier requests in the batch.
+    -- The excess (cost - own, zero under overspend) draws on what is left of the pool after
+    -- the account's earlier requests in the batch. Rows without a pool have no excess.
     SELECT c.*,
-           (c.own + CASE WHEN c.cost = c.own THEN 0
-              ELSE LEAST(c.cost - c.own, GREATEST(p.pool - (sum(c.cost - c.own) OVER (
-                     PARTITION BY c.user_id, c.currency ORDER BY c.request_id
-                     ROWS UNBOUNDED PRECEDING) - (c.cost - c.own)), 0))
-            END)::bigint AS burn
+           (c.own + LEAST(c.cost - c.own, GREATEST(p.pool - (sum(c.cost - c.own) OVER (
+              PARTITION BY c.user_id, c.currency ORDER BY c.request_id
+              ROWS UNBOUNDED PRECEDING) - (c.cost - c.own)), 0)))::bigint AS burn
     FROM covered c
     LEFT JOIN pools p ON p.user_id = c.user_id AND p.currency = c.currency
   ), settled AS (
