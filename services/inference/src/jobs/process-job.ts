@@ -1,6 +1,7 @@
 import {
   decisionCost,
   inferenceJobSchema,
+  parseAmount,
   type InferenceJob,
   type SettleInput,
   type StreamEvent,
@@ -256,10 +257,17 @@ async function finish(
       if (unpublished) throw unpublished.err;
       return 'billing_failed';
     }
-    if (settled.result.cost !== cost) {
+    const burned = parseAmount(settled.result.cost);
+    if (burned > parseAmount(cost)) {
       log.error(
         { ...summary, cost, burned: settled.result.cost },
-        'billing burned another cost than the client was shown',
+        'billing burned more than the client was shown',
+      );
+    } else if (burned < parseAmount(cost)) {
+      // Billing writes off what the balance cannot cover, and says so in its own log.
+      log.info(
+        { ...summary, cost, burned: settled.result.cost },
+        'billing charged less than the client was shown: the rest was written off',
       );
     }
     log.info({ ...summary, settleMs: settled.ms, cost }, 'request settled');
