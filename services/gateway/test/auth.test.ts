@@ -115,6 +115,29 @@ describe('API key authentication', () => {
     });
   });
 
+  it('answers credits.send alike for a real and an unknown recipient without the send capability', async () => {
+    const sender = await stack.createUser('sender');
+    const recipient = await stack.createUser('recipient');
+    const sendTo = (toUserId: string) =>
+      stack
+        .trpc(sender.apiKey)
+        .credits.send.mutate({ toUserId, amount: '1' })
+        .catch((e: unknown) => (e as TRPCClientError<AppRouter>).data);
+    const refused = { httpStatus: 403, appCode: 'forbidden' };
+    expect(await sendTo(recipient.userId)).toMatchObject(refused);
+    expect(await sendTo('usr_aaaaaaaaaaaaaaaaaaaa')).toMatchObject(refused);
+
+    // A caller who may send learns that the recipient does not exist.
+    await stack.gateway.deps.billing.capabilities.grant.mutate({
+      userId: sender.userId,
+      capability: 'send',
+    });
+    expect(await sendTo('usr_aaaaaaaaaaaaaaaaaaaa')).toMatchObject({
+      httpStatus: 404,
+      appCode: 'not_found',
+    });
+  });
+
   it('refuses every admin procedure, with valid input, to a user without the capability', async () => {
     const inputs: Record<string, unknown> = {
       createUser: { name: 'intruder' },

@@ -1,4 +1,4 @@
-import { currencyCode, positiveAmount } from '@creditgate/contracts';
+import { AppError, currencyCode, positiveAmount } from '@creditgate/contracts';
 import { z } from 'zod';
 import { requireUser } from '../auth/users.js';
 import type { PrismaClient } from '../db.js';
@@ -59,8 +59,28 @@ export async function mint(deps: LedgerDeps, input: z.infer<typeof mintInput>, a
 
 export async function send(deps: LedgerDeps, input: z.infer<typeof sendInput>, actor?: Actor) {
   await requireUser(deps.prisma, input.fromUserId);
-  await requireUser(deps.prisma, input.toUserId);
+  try {
+    await requireUser(deps.prisma, input.toUserId);
+  } catch (error) {
+    // Whether a user exists is told only to a caller who may send: anyone else hears what
+    // billing would have answered, so user ids cannot be probed this way.
+    if (actor && !(await maySend(deps, actor))) {
+      throw new AppError('forbidden', 'this action needs the send or admin capability');
+    }
+    throw error;
+  }
   return deps.billing.send.mutate({ ...input, actorUserId: actor?.userId }, callOptions(actor));
+}
+
+async function maySend(deps: LedgerDeps, actor: Actor): Promise<boolean> {
+  for (const capability of ['send', 'admin'] as const) {
+    const { active } = await deps.billing.capabilities.check.query(
+      { userId: actor.userId, capability },
+      callOptions(actor),
+    );
+    if (active) return true;
+  }
+  return false;
 }
 
 export async function grantCapability(
