@@ -58,6 +58,16 @@ describe('API key authentication', () => {
     expect(created.apiKey).toMatch(/^cg_/);
     await stack.openai(created.apiKey).models.list();
 
+    // The key itself where its id belongs: refused, and not repeated in the answer.
+    const mistaken = (await trpc.keys.revoke
+      .mutate({ id: created.apiKey })
+      .catch((e: unknown) => e)) as TRPCClientError<AppRouter>;
+    expect(mistaken.data).toMatchObject({ httpStatus: 400 });
+    expect(JSON.stringify({ message: mistaken.message, data: mistaken.data })).not.toContain(
+      created.apiKey.slice(3),
+    );
+    await stack.openai(created.apiKey).models.list();
+
     await trpc.keys.revoke.mutate({ id: created.id });
     await expectInvalidKey(created.apiKey);
     const error = await stack

@@ -87,6 +87,12 @@ describe('admin CLI', () => {
     expect(listed.stdout).not.toContain(apiKey);
     expect(JSON.stringify(listed.json)).toContain(id);
 
+    // The secret pasted where the id belongs is refused without being repeated.
+    const mistaken = await cli(['key:revoke', '--key', second]);
+    expect(mistaken.code).toBe(1);
+    expect(mistaken.stderr).toMatch(/--key: must be an API key id/);
+    expect(mistaken.stdout + mistaken.stderr).not.toContain(second.slice(3));
+
     expect((await cli(['key:revoke', '--key', id])).code).toBe(0);
     const refused = await fetch(`${stack.gateway.url}/v1/models`, {
       headers: { authorization: `Bearer ${second}` },

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError, newId } from '@creditgate/contracts';
+import { z } from 'zod';
 import type { PrismaClient } from '../db.js';
 
 /**
@@ -9,6 +10,14 @@ import type { PrismaClient } from '../db.js';
  */
 const KEY_PREFIX = 'cg_';
 const VISIBLE_CHARS = 10;
+
+/**
+ * An API key's id as `key:list` shows it. Checked by pattern, so a secret key pasted in its place
+ * is refused by a message that never repeats it.
+ */
+export const apiKeyId = z
+  .string()
+  .regex(/^key_[0-9a-z]{1,60}$/, 'must be an API key id (key_..., as listed), not the key itself');
 
 export function generateApiKey(): string {
   return `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;

@@ -1,6 +1,6 @@
 import { currencyCode, decimalAmount, providerName } from '@creditgate/contracts';
 import { z } from 'zod';
-import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
+import { apiKeyId, createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
 import { createUser, requireUser } from '../auth/users.js';
 import { grantCapability, mint, revokeCapability, send } from '../billing/ledger.js';
 import { capabilityName } from '../billing/outputs.js';
@@ -156,7 +156,7 @@ export const COMMANDS: Record<string, ReturnType<typeof command>> = {
 
   'key:revoke': command({
     summary: 'revoke an API key; refused from the next request on',
-    options: z.object({ key: id }),
+    options: z.object({ key: apiKeyId }),
     run: ({ prisma }, { key }) => revokeApiKey(prisma, key),
   }),
 

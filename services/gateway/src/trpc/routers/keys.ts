@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
+import { apiKeyId, createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
 import { router, userProcedure } from '../init.js';
 
 const keyName = z.string().trim().min(1).max(100);
@@ -16,6 +16,6 @@ export const keysRouter = router({
 
   /** Takes effect on the next request, on every gateway replica (keys are not cached). */
   revoke: userProcedure
-    .input(z.object({ id: z.string().min(1).max(64) }))
+    .input(z.object({ id: apiKeyId }))
     .mutation(({ ctx, input }) => revokeApiKey(ctx.deps.prisma, input.id, ctx.caller.userId)),
 });
