@@ -146,6 +146,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   // The public API: rate limited per API key, in its own scope so health and metrics are not.
   await app.register(async (api) => {
+    // JSON bodies only: a text body is refused like a form, naming the content type to send.
+    api.removeContentTypeParser('text/plain');
     refuseMalformedRequestId(api);
     await registerRateLimit(api, {
       redis: deps.redis,

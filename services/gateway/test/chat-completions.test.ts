@@ -94,23 +94,23 @@ describe('POST /v1/chat/completions before the queue', () => {
     expect((await envelope(response)).error.code).toBe('invalid_request_error');
   });
 
-  it('answers 400 naming the content type for a body sent as form data (curl -d)', async () => {
-    const user = await stack.createUser();
-    const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.apiKey}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
-    });
-    expect(response.status).toBe(400);
-    expect((await envelope(response)).error).toEqual({
-      message: 'send the body as JSON, with content-type: application/json',
-      type: 'invalid_request_error',
-      code: 'invalid_request_error',
-    });
-  });
+  it.each(['application/x-www-form-urlencoded', 'text/plain'])(
+    'answers 400 naming the content type for a body sent as %s',
+    async (contentType) => {
+      const user = await stack.createUser();
+      const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.apiKey}`, 'content-type': contentType },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
+      });
+      expect(response.status).toBe(400);
+      expect((await envelope(response)).error).toEqual({
+        message: 'send the body as JSON, with content-type: application/json',
+        type: 'invalid_request_error',
+        code: 'invalid_request_error',
+      });
+    },
+  );
 
   it("answers 400 when max_tokens is above the model's output limit", async () => {
     const user = await stack.createUser();
