@@ -269,6 +269,44 @@ describe('POST /v1/chat/completions before the queue', () => {
     await (await pending).text();
   });
 
+  it("uses a provider key only for its own provider's models", async () => {
+    const user = await stack.createUser();
+    await stack
+      .trpc(user.apiKey)
+      .providerKeys.set.mutate({ provider: 'anthropic', key: 'sk-ant-byo-other-provider-2718' });
+
+    const error = await stack
+      .openai(user.apiKey)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: hello })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error).toMatchObject({ status: 402, code: 'insufficient_credits' });
+  });
+
+  it("routes a tRPC chat stream through the user's own provider key as well", async () => {
+    const user = await stack.createUser();
+    const trpc = stack.trpc(user.apiKey);
+    await trpc.providerKeys.set.mutate({
+      provider: 'openai',
+      key: 'sk-proj-byo-trpc-key-16180339',
+    });
+
+    // No credits: only the provider key can get the request approved and started.
+    const first = await new Promise<unknown>((resolve, reject) => {
+      const subscription = trpc.chat.stream.subscribe(
+        { model: 'gpt-4o-mini', messages: hello },
+        {
+          onData: ({ data }) => {
+            subscription.unsubscribe();
+            resolve(data);
+          },
+          onError: reject,
+        },
+      );
+    });
+    expect(first).toMatchObject({ type: 'start', model: 'gpt-4o-mini' });
+  });
+
   it('puts the job on the queue with the route billing approved and a sealed key only', async () => {
     const user = await stack.createUser();
     const secret = 'sk-another-distinctive-secret-987654';

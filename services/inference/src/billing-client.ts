@@ -1,22 +1,17 @@
 import type { BillingRouter } from '@creditgate/billing';
 import type { SettleInput, SettleResult, VoidInput } from '@creditgate/contracts';
-import { createServiceFetch } from '@creditgate/runtime';
-import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { serviceLinks } from '@creditgate/runtime';
+import { createTRPCClient, TRPCClientError } from '@trpc/client';
 
 export interface BillingClient {
   settle(input: SettleInput): Promise<SettleResult>;
   void(input: VoidInput): Promise<void>;
 }
 
-/** Calls in one batch; billing accepts up to 256. */
-const MAX_BATCH = 64;
-
 /**
- * The worker's view of billing: `settle` and `void` over tRPC with the service token, on
- * kept-alive plain HTTP (far cheaper per call than the global fetch, see the runtime). Calls of
- * the same timer tick (concurrent jobs finishing together) leave as one tRPC batch, each with its
- * own answer or error. A call that travels alone carries its request id as `x-request-id`, so
- * billing's log lines join the worker's.
+ * The worker's view of billing: `settle` and `void` over tRPC with the service token (see
+ * serviceLinks: kept-alive connections, concurrent calls batched). A call carries its request
+ * id as `x-request-id` when it travels alone, so billing's log lines join the worker's.
  */
 export function createBillingClient(
   url: string,
@@ -24,24 +19,13 @@ export function createBillingClient(
   timeoutMs = 10_000,
 ): BillingClient {
   const client = createTRPCClient<BillingRouter>({
-    links: [
-      httpBatchLink({
-        url: `${url.replace(/\/+$/, '')}/trpc`,
-        maxItems: MAX_BATCH,
-        headers: ({ opList }) => {
-          const requestId =
-            opList.length === 1
-              ? (opList[0]!.input as { requestId?: unknown } | undefined)?.requestId
-              : undefined;
-          return {
-            'x-service-token': serviceToken,
-            ...(typeof requestId === 'string' ? { 'x-request-id': requestId } : {}),
-          };
-        },
-        // A billing that stops answering is a failed attempt (retried), not a job that hangs.
-        fetch: createServiceFetch({ timeoutMs }),
-      }),
-    ],
+    links: serviceLinks({
+      url,
+      serviceToken,
+      // A billing that stops answering is a failed attempt (retried), not a job that hangs.
+      timeoutMs,
+      requestIdOf: (op) => (op.input as { requestId?: unknown } | undefined)?.requestId,
+    }),
   });
 
   return {

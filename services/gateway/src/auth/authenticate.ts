@@ -1,10 +1,15 @@
-import { AppError } from '@creditgate/contracts';
+import { AppError, type Provider } from '@creditgate/contracts';
 import type { PrismaClient, Sql } from '../db.js';
 import { hashApiKey } from './api-keys.js';
 
 export interface Caller {
   userId: string;
   keyId: string;
+  /**
+   * The caller's sealed key for a provider (null: none stored), when it was read together with
+   * the API key: see `authenticate`.
+   */
+  providerKey?: { provider: Provider; sealedKey: string | null };
 }
 
 /** Extracts the key from `Authorization: Bearer <key>`; undefined when absent or malformed. */
@@ -12,6 +17,13 @@ export function bearerToken(header: string | string[] | undefined): string | und
   const value = Array.isArray(header) ? header[0] : header;
   const match = value ? /^Bearer\s+(\S{1,512})\s*$/i.exec(value) : null;
   return match?.[1];
+}
+
+interface KeyRow {
+  id: string;
+  user_id: string;
+  revoked: boolean;
+  sealed_key?: string | null;
 }
 
 /** How often `lastUsedAt` is written per key; it is informational, not worth a write per call. */
@@ -22,6 +34,10 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
  * deliberately no in-process cache: a key revoked from the CLI or another gateway replica must
  * be refused on the very next request, and the lookup is a single unique-index probe, run as a
  * prepared statement because every request pays for it.
+ *
+ * A request for a platform model needs the caller's own key for that model's provider, if one
+ * is stored (see routing in requests/submit); given the provider, the same statement reads it,
+ * so the request makes one round trip to the database instead of two.
  */
 export class Authenticator {
   private readonly lastUsedWrites = new Map<string, number>();
@@ -32,21 +48,38 @@ export class Authenticator {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async authenticate(token: string | undefined): Promise<Caller> {
+  async authenticate(
+    token: string | undefined,
+    options: { providerKeyFor?: Provider } = {},
+  ): Promise<Caller> {
     if (!token) {
       throw new AppError('invalid_api_key', 'missing API key: send "Authorization: Bearer <key>"');
     }
 
-    const { rows } = await this.sql.query<{ id: string; user_id: string; revoked: boolean }>({
-      name: 'gateway_api_key_by_hash',
-      text: 'SELECT id, user_id, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE hash = $1',
-      values: [hashApiKey(token)],
-    });
+    const provider = options.providerKeyFor;
+    const { rows } = await this.sql.query<KeyRow>(
+      provider
+        ? {
+            name: 'gateway_api_key_and_provider_key',
+            text: `SELECT k.id, k.user_id, k.revoked_at IS NOT NULL AS revoked, p.sealed_key
+                     FROM api_keys k
+                     LEFT JOIN provider_keys p ON p.user_id = k.user_id AND p.provider = $2
+                    WHERE k.hash = $1`,
+            values: [hashApiKey(token), provider],
+          }
+        : {
+            name: 'gateway_api_key_by_hash',
+            text: 'SELECT id, user_id, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE hash = $1',
+            values: [hashApiKey(token)],
+          },
+    );
     const row = rows[0];
     if (!row || row.revoked) throw new AppError('invalid_api_key', 'invalid API key');
 
     this.touch(row.id);
-    return { userId: row.user_id, keyId: row.id };
+    const caller: Caller = { userId: row.user_id, keyId: row.id };
+    if (provider) caller.providerKey = { provider, sealedKey: row.sealed_key ?? null };
+    return caller;
   }
 
   /** Records use of a key at most once a minute, off the request path. */

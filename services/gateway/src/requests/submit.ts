@@ -4,6 +4,7 @@ import {
   type ChatCompletionRequest,
   type InferenceJob,
   type JobRoute,
+  type Provider,
   type RouteClass,
   type UpstreamParams,
 } from '@creditgate/contracts';
@@ -55,7 +56,7 @@ export async function submitChat(
     );
   }
 
-  const { route, routeClass } = await routeFor(deps, caller.userId, model);
+  const { route, routeClass } = await routeFor(deps, caller, model);
   const promptTokens = countPromptTokens(request);
 
   const decision = await deps.billing.authorize.mutate(
@@ -118,7 +119,7 @@ export async function submitChat(
 
 async function routeFor(
   deps: SubmitDeps,
-  userId: string,
+  caller: Caller,
   model: ResolvedModel,
 ): Promise<{ route: JobRoute; routeClass: RouteClass }> {
   if (model.kind === 'custom') {
@@ -133,18 +134,28 @@ async function routeFor(
     };
   }
 
-  const byoKey = deps.env.BYO_KEYS_ENABLED
-    ? await findSealedProviderKey(deps.sql, userId, model.model.provider)
-    : null;
+  const provider = model.model.provider;
+  const byoKey = await sealedByoKey(deps, caller, provider);
   return {
     routeClass: byoKey ? 'platform_byo' : 'platform',
     route: {
       kind: 'platform',
-      provider: model.model.provider,
+      provider,
       providerModelId: model.model.providerModelId,
       sealedByoKey: byoKey,
     },
   };
+}
+
+/** The caller's own key for the provider, read with the API key when it could be. */
+async function sealedByoKey(
+  deps: SubmitDeps,
+  caller: Caller,
+  provider: Provider,
+): Promise<string | null> {
+  if (!deps.env.BYO_KEYS_ENABLED) return null;
+  if (caller.providerKey?.provider === provider) return caller.providerKey.sealedKey;
+  return findSealedProviderKey(deps.sql, caller.userId, provider);
 }
 
 /** What goes upstream: the sampling parameters, with the output cap billing decided. */

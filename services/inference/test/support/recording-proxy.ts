@@ -8,6 +8,8 @@ export interface RecordedCall {
   input: Record<string, unknown>;
   /** The HTTP status of the call: its own within a batch (from the batch's answer). */
   status: number;
+  /** Whether it travelled in a tRPC batch (even a batch of one). */
+  batched: boolean;
 }
 
 /** One call's answer within a tRPC batch answer: a result, or an error with its HTTP status. */
@@ -68,7 +70,7 @@ export class RecordingProxy {
     const input = parseJson(body) ?? {};
 
     if (parsed.searchParams.get('batch') !== '1') {
-      this.calls.push({ procedure: procedures[0]!, input, status });
+      this.calls.push({ procedure: procedures[0]!, input, status, batched: false });
       return;
     }
     const answers = (parseJson(answer) as BatchItem[] | undefined) ?? [];
@@ -78,6 +80,7 @@ export class RecordingProxy {
         procedure,
         input: (input[String(index)] as Record<string, unknown> | undefined) ?? {},
         status: item === undefined ? status : (item.error?.data?.httpStatus ?? 200),
+        batched: true,
       });
     });
   }
