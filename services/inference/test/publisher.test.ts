@@ -88,4 +88,34 @@ describe('event publisher', () => {
       terminal: end,
     });
   });
+
+  it('hands a waiting reader the last chunks and the end in one read', async () => {
+    const key = `${prefix}:events:req_publisher_one_read`;
+    const reader = new Redis(testRedis().url);
+    try {
+      const writer = publisher.writer('req_publisher_one_read', { holdBack: true });
+      for (let i = 0; i < 3; i++) await writer.append(chunk(i));
+      const read = reader.xread('BLOCK', 5_000, 'STREAMS', key, '0');
+      // The read is blocked on the server before anything is written.
+      while (Number((await redis.info('clients')).match(/blocked_clients:(\d+)/)![1]) === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await writer.publish(end);
+
+      const [[, got]] = (await read)!;
+      expect(got.map(([, fields]) => decodeStreamEntry(fields))).toEqual([
+        [chunk(0), chunk(1), chunk(2)],
+        [end],
+      ]);
+    } finally {
+      reader.disconnect();
+    }
+  });
+
+  it('fails the publish when Redis refuses the write', async () => {
+    await redis.set(`${prefix}:events:req_publisher_wrong_type`, 'not a stream');
+    const writer = publisher.writer('req_publisher_wrong_type', { holdBack: true });
+    await writer.append(chunk(0));
+    await expect(writer.publish(end)).rejects.toThrow(/WRONGTYPE/);
+  });
 });

@@ -7,7 +7,7 @@ import {
 } from '@creditgate/contracts';
 import type { Redis } from 'ioredis';
 
-/** Stream entries in flight to Redis per request before the relay waits for them. */
+/** Writes in flight to Redis per request before the relay waits for them. */
 const MAX_UNFLUSHED = 128;
 
 /**
@@ -52,37 +52,51 @@ export class EventPublisher {
   writer(requestId: string, options: WriterOptions = {}): EventWriter {
     const key = this.keys.events(requestId);
     let expiresAt = 0;
-    let last: Promise<unknown> = Promise.resolve();
-    let unflushed = 0;
+    // Writes sent since the last flush, each settled with its failure recorded.
+    let outstanding: Promise<void>[] = [];
     let failure: unknown = null;
     let pending: string[] = [];
     let pendingSince = 0;
     let scheduled = false;
 
-    const send = (fields: [string, string], terminal: boolean) => {
+    const send = (entries: [string, string][], terminal: boolean) => {
       const now = this.now();
       const track = (command: Promise<unknown>) => {
-        command.catch((error: unknown) => (failure ??= error));
-        last = command;
+        outstanding.push(
+          command.then(
+            () => undefined,
+            (error: unknown) => {
+              failure ??= error;
+            },
+          ),
+        );
       };
-      track(this.redis.xadd(key, '*', ...fields));
+      if (entries.length === 1) {
+        track(this.redis.xadd(key, '*', ...entries[0]!));
+      } else {
+        // One transaction: Redis answers a blocked read once it has run, so the gateway gets
+        // every entry (the last chunks and the terminal event) in one read.
+        const transaction = this.redis.multi();
+        for (const fields of entries) transaction.xadd(key, '*', ...fields);
+        track(transaction.exec().then(failedCommand));
+      }
       if (terminal || now > expiresAt - (this.ttlMs * 2) / 3) {
         track(this.redis.pexpire(key, this.ttlMs));
         expiresAt = now + this.ttlMs;
       }
-      unflushed += 1;
     };
     const writePending = () => {
       scheduled = false;
       if (pending.length === 0) return;
       const chunks = pending;
       pending = [];
-      send(encodeChunks(chunks), false);
+      send([encodeChunks(chunks)], false);
     };
     const flush = async () => {
       writePending();
-      await last.catch(() => undefined);
-      unflushed = 0;
+      const writes = outstanding;
+      outstanding = [];
+      await Promise.all(writes);
       if (failure) throw failure;
     };
 
@@ -94,7 +108,7 @@ export class EventPublisher {
       append: async (event) => {
         if (event.type !== 'chunk') {
           writePending();
-          send(encodeStreamEvent(event), false);
+          send([encodeStreamEvent(event)], false);
         } else if (options.holdBack) {
           if (pending.length === 0) pendingSince = this.now();
           pending.push(event.data);
@@ -109,11 +123,13 @@ export class EventPublisher {
           }
         }
         // Bounded: a Redis that falls behind slows the upstream read instead of growing memory.
-        if (unflushed >= MAX_UNFLUSHED) await flush();
+        if (outstanding.length >= MAX_UNFLUSHED) await flush();
       },
       publish: async (event) => {
-        writePending();
-        send(encodeStreamEvent(event), event.type !== 'chunk');
+        const entries = pending.length > 0 ? [encodeChunks(pending)] : [];
+        pending = [];
+        entries.push(encodeStreamEvent(event));
+        send(entries, event.type !== 'chunk');
         await flush();
       },
       flush,
@@ -136,6 +152,13 @@ export class EventPublisher {
     }
     return { chunks, terminal };
   }
+}
+
+/** A transaction's answer: the first command that failed in it fails the whole write. */
+function failedCommand(results: [Error | null, unknown][] | null): void {
+  if (results === null) throw new Error('the stream write was discarded');
+  const failed = results.find(([error]) => error !== null);
+  if (failed) throw failed[0];
 }
 
 export interface EventWriter {
