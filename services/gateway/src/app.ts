@@ -5,6 +5,7 @@ import helmet from '@fastify/helmet';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerQueueDashboard } from './admin/queue-dashboard.js';
+import { startAuthentication } from './auth/request-authentication.js';
 import { createDeps, type GatewayDeps, type GatewayOptions } from './deps.js';
 import type { GatewayEnv } from './env.js';
 import { isServerFailure, toAppError } from './errors.js';
@@ -149,6 +150,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     // JSON bodies only: a text body is refused like a form, naming the content type to send.
     api.removeContentTypeParser('text/plain');
     refuseMalformedRequestId(api);
+    startAuthentication(api, deps);
     await registerRateLimit(api, {
       redis: deps.redis,
       keyPrefix: redisKeys(env.QUEUE_PREFIX).rateLimit,

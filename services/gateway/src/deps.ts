@@ -96,7 +96,7 @@ export async function createDeps(
     catalog,
     keyring,
     guard: { allow, resolve: options.resolve },
-    auth: new Authenticator(prisma, sql),
+    auth: new Authenticator(prisma, sql, { readProviderKeys: env.BYO_KEYS_ENABLED }),
     metrics: createGatewayMetrics(queue),
     inFlight: new InFlightStreams(),
     async close() {

@@ -170,7 +170,9 @@ describe('API key authentication', () => {
     );
     const before = await stack.gateway.deps.prisma.user.count();
     for (const path of procedures) {
-      const procedure = appRouter._def.procedures[path as keyof typeof appRouter._def.procedures];
+      const procedure = (
+        appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>
+      )[path]!;
       const input = encodeURIComponent(JSON.stringify(inputs[path.slice('admin.'.length)]));
       const response =
         procedure._def.type === 'query'

@@ -269,11 +269,10 @@ describe('POST /v1/chat/completions before the queue', () => {
     await (await pending).text();
   });
 
-  it("uses a provider key only for its own provider's models", async () => {
+  it("uses a provider key only for its own provider's models, whatever other keys are stored", async () => {
     const user = await stack.createUser();
-    await stack
-      .trpc(user.apiKey)
-      .providerKeys.set.mutate({ provider: 'anthropic', key: 'sk-ant-byo-other-provider-2718' });
+    const trpc = stack.trpc(user.apiKey);
+    await trpc.providerKeys.set.mutate({ provider: 'anthropic', key: 'sk-ant-byo-other-2718' });
 
     const error = await stack
       .openai(user.apiKey)
@@ -281,6 +280,28 @@ describe('POST /v1/chat/completions before the queue', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ status: 402, code: 'insufficient_credits' });
+
+    // With a key for each provider, the job carries the one of the model's provider.
+    await trpc.providerKeys.set.mutate({ provider: 'openai', key: 'sk-proj-byo-own-1414' });
+    const requestId = clientRequestId(user.apiKey, 'req_byo_two_keys');
+    const waiting = waitingJob(requestId);
+    const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${user.apiKey}`,
+        'content-type': 'application/json',
+        'x-request-id': 'req_byo_two_keys',
+      },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
+    });
+    await waiting;
+    const { rows } = await stack.gateway.deps.sql.query<{ sealed_key: string }>(
+      "SELECT sealed_key FROM provider_keys WHERE user_id = $1 AND provider = 'openai'",
+      [user.userId],
+    );
+    const data = (await stack.queue.getJob(requestId))!.data as { route: unknown };
+    expect(data.route).toMatchObject({ provider: 'openai', sealedByoKey: rows[0]!.sealed_key });
+    await (await pending).text();
   });
 
   it("routes a tRPC chat stream through the user's own provider key as well", async () => {

@@ -6,10 +6,10 @@ export interface Caller {
   userId: string;
   keyId: string;
   /**
-   * The caller's sealed key for a provider (null: none stored), when it was read together with
-   * the API key: see `authenticate`.
+   * The caller's sealed provider keys by provider (a provider that is missing has none stored),
+   * read with the API key when provider keys may route requests (see Authenticator).
    */
-  providerKey?: { provider: Provider; sealedKey: string | null };
+  providerKeys?: Partial<Record<Provider, string>>;
 }
 
 /** Extracts the key from `Authorization: Bearer <key>`; undefined when absent or malformed. */
@@ -23,6 +23,8 @@ interface KeyRow {
   id: string;
   user_id: string;
   revoked: boolean;
+  /** With `providerKeys`: one row per stored provider key, or one row of nulls. */
+  provider?: Provider | null;
   sealed_key?: string | null;
 }
 
@@ -36,8 +38,9 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
  * prepared statement because every request pays for it.
  *
  * A request for a platform model needs the caller's own key for that model's provider, if one
- * is stored (see routing in requests/submit); given the provider, the same statement reads it,
- * so the request makes one round trip to the database instead of two.
+ * is stored (see routing in requests/submit). When provider keys may route requests, the same
+ * statement reads the caller's sealed provider keys (a handful at most): a request makes one
+ * round trip to the database instead of two, and can make it before its body is read.
  */
 export class Authenticator {
   private readonly lastUsedWrites = new Map<string, number>();
@@ -45,27 +48,24 @@ export class Authenticator {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly sql: Sql,
+    private readonly options: { readProviderKeys: boolean },
     private readonly now: () => number = Date.now,
   ) {}
 
-  async authenticate(
-    token: string | undefined,
-    options: { providerKeyFor?: Provider } = {},
-  ): Promise<Caller> {
+  async authenticate(token: string | undefined): Promise<Caller> {
     if (!token) {
       throw new AppError('invalid_api_key', 'missing API key: send "Authorization: Bearer <key>"');
     }
 
-    const provider = options.providerKeyFor;
     const { rows } = await this.sql.query<KeyRow>(
-      provider
+      this.options.readProviderKeys
         ? {
-            name: 'gateway_api_key_and_provider_key',
-            text: `SELECT k.id, k.user_id, k.revoked_at IS NOT NULL AS revoked, p.sealed_key
+            name: 'gateway_api_key_with_provider_keys',
+            text: `SELECT k.id, k.user_id, k.revoked_at IS NOT NULL AS revoked, p.provider, p.sealed_key
                      FROM api_keys k
-                     LEFT JOIN provider_keys p ON p.user_id = k.user_id AND p.provider = $2
+                     LEFT JOIN provider_keys p ON p.user_id = k.user_id
                     WHERE k.hash = $1`,
-            values: [hashApiKey(token), provider],
+            values: [hashApiKey(token)],
           }
         : {
             name: 'gateway_api_key_by_hash',
@@ -78,7 +78,12 @@ export class Authenticator {
 
     this.touch(row.id);
     const caller: Caller = { userId: row.user_id, keyId: row.id };
-    if (provider) caller.providerKey = { provider, sealedKey: row.sealed_key ?? null };
+    if (this.options.readProviderKeys) {
+      caller.providerKeys = {};
+      for (const { provider, sealed_key } of rows) {
+        if (provider && sealed_key) caller.providerKeys[provider] = sealed_key;
+      }
+    }
     return caller;
   }
 

@@ -1,7 +1,7 @@
 import { AppError, newId, providerName, type Provider } from '@creditgate/contracts';
 import { sealSecret, type Keyring } from '@creditgate/runtime/secrets';
 import { z } from 'zod';
-import type { PrismaClient, Sql } from '../db.js';
+import type { PrismaClient } from '../db.js';
 
 /**
  * A user's own keys for platform providers (BYO). Sealed at rest; only the provider and a short
@@ -62,23 +62,6 @@ export async function deleteProviderKey(
   const { count } = await prisma.providerKey.deleteMany({ where: { userId, provider } });
   if (count === 0) throw new AppError('not_found', `no ${provider} key is set`);
   return { provider, deleted: true };
-}
-
-/**
- * The sealed BYO key the worker will send for this provider, or null when the user has none.
- * Asked on every platform request, so it is a prepared statement rather than a Prisma query.
- */
-export async function findSealedProviderKey(
-  sql: Sql,
-  userId: string,
-  provider: Provider,
-): Promise<string | null> {
-  const { rows } = await sql.query<{ sealed_key: string }>({
-    name: 'gateway_sealed_provider_key',
-    text: 'SELECT sealed_key FROM provider_keys WHERE user_id = $1 AND provider = $2',
-    values: [userId, provider],
-  });
-  return rows[0]?.sealed_key ?? null;
 }
 
 function summarize(row: { provider: string; prefix: string; createdAt: Date; updatedAt: Date }) {

@@ -4,7 +4,6 @@ import {
   type ChatCompletionRequest,
   type InferenceJob,
   type JobRoute,
-  type Provider,
   type RouteClass,
   type UpstreamParams,
 } from '@creditgate/contracts';
@@ -13,7 +12,6 @@ import type { Caller } from '../auth/authenticate.js';
 import { traced } from '../billing/client.js';
 import type { GatewayDeps } from '../deps.js';
 import { resolveModel, type ResolvedModel } from '../models/resolve.js';
-import { findSealedProviderKey } from '../provider-keys/provider-keys.js';
 import { countPromptTokens } from './prompt-tokens.js';
 
 export interface Submission {
@@ -25,10 +23,7 @@ export interface Submission {
   promptTokens: number;
 }
 
-type SubmitDeps = Pick<
-  GatewayDeps,
-  'prisma' | 'sql' | 'catalog' | 'billing' | 'queue' | 'env' | 'metrics'
->;
+type SubmitDeps = Pick<GatewayDeps, 'prisma' | 'catalog' | 'billing' | 'queue' | 'env' | 'metrics'>;
 
 /**
  * The request path up to the queue: resolve the model, check the output cap, count the prompt,
@@ -56,7 +51,7 @@ export async function submitChat(
     );
   }
 
-  const { route, routeClass } = await routeFor(deps, caller, model);
+  const { route, routeClass } = routeFor(deps, caller, model);
   const promptTokens = countPromptTokens(request);
 
   const decision = await deps.billing.authorize.mutate(
@@ -117,11 +112,11 @@ export async function submitChat(
   return { requestId, job, decision, model, routeClass, promptTokens };
 }
 
-async function routeFor(
+function routeFor(
   deps: SubmitDeps,
   caller: Caller,
   model: ResolvedModel,
-): Promise<{ route: JobRoute; routeClass: RouteClass }> {
+): { route: JobRoute; routeClass: RouteClass } {
   if (model.kind === 'custom') {
     return {
       routeClass: 'custom_endpoint',
@@ -135,7 +130,8 @@ async function routeFor(
   }
 
   const provider = model.model.provider;
-  const byoKey = await sealedByoKey(deps, caller, provider);
+  // Read with the API key (see Authenticator) when provider keys may route requests.
+  const byoKey = deps.env.BYO_KEYS_ENABLED ? (caller.providerKeys?.[provider] ?? null) : null;
   return {
     routeClass: byoKey ? 'platform_byo' : 'platform',
     route: {
@@ -145,17 +141,6 @@ async function routeFor(
       sealedByoKey: byoKey,
     },
   };
-}
-
-/** The caller's own key for the provider, read with the API key when it could be. */
-async function sealedByoKey(
-  deps: SubmitDeps,
-  caller: Caller,
-  provider: Provider,
-): Promise<string | null> {
-  if (!deps.env.BYO_KEYS_ENABLED) return null;
-  if (caller.providerKey?.provider === provider) return caller.providerKey.sealedKey;
-  return findSealedProviderKey(deps.sql, caller.userId, provider);
 }
 
 /** What goes upstream: the sampling parameters, with the output cap billing decided. */

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
-import { bearerToken } from '../auth/authenticate.js';
+import type { Caller } from '../auth/authenticate.js';
 import type { GatewayDeps } from '../deps.js';
 import type { RequestOutcome } from '../http/request-context.js';
 
@@ -8,8 +8,8 @@ export interface TrpcContext {
   deps: GatewayDeps;
   requestId: string;
   log: Logger;
-  /** The bearer key as sent; only the user procedure turns it into a caller. */
-  token: string | undefined;
+  /** The caller of the request's API key (see startAuthentication); user procedures await it. */
+  authentication: Promise<Caller>;
   /** The request's log line, filled in by procedures. */
   outcome: RequestOutcome;
 }
@@ -19,7 +19,7 @@ export function contextFactory(deps: GatewayDeps) {
     deps,
     requestId: req.id,
     log: req.log,
-    token: bearerToken(req.headers.authorization),
+    authentication: req.authentication,
     outcome: req.outcome,
   });
 }

@@ -24,7 +24,7 @@ export const router = t.router;
 export const publicProcedure = t.procedure;
 
 export const userProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const caller = await ctx.deps.auth.authenticate(ctx.token);
+  const caller = await ctx.authentication;
   ctx.outcome.userId = caller.userId;
   return next({ ctx: { caller } });
 });
