@@ -36,10 +36,15 @@ async function jobCount() {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
-function post(apiKey: string, body: unknown) {
+/** `POST /v1/chat/completions`, with the client's own `x-request-id` when given. */
+function post(apiKey: string, body: unknown, requestId?: string) {
   return fetch(`${stack.gateway.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${apiKey}`,
+      'content-type': 'application/json',
+      ...(requestId ? { 'x-request-id': requestId } : {}),
+    },
     body: JSON.stringify(body),
   });
 }
@@ -139,15 +144,11 @@ describe('POST /v1/chat/completions before the queue', () => {
   it('refuses a reused x-request-id with 409 and never enqueues it again', async () => {
     const user = await stack.createUser();
     const send = (content: string) =>
-      fetch(`${stack.gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${user.apiKey}`,
-          'content-type': 'application/json',
-          'x-request-id': 'req_reused_by_client_1',
-        },
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }),
-      });
+      post(
+        user.apiKey,
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] },
+        'req_reused_by_client_1',
+      );
 
     expect((await send('first')).status).toBe(402);
     const before = await jobCount();
@@ -160,15 +161,7 @@ describe('POST /v1/chat/completions before the queue', () => {
   it('gives every API key its own x-request-id namespace: no squatting, no reading across users', async () => {
     const [alice, mallory] = [await stack.createUser('alice'), await stack.createUser('mallory')];
     const send = (apiKey: string) =>
-      fetch(`${stack.gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${apiKey}`,
-          'content-type': 'application/json',
-          'x-request-id': 'order-0001-retry',
-        },
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
-      });
+      post(apiKey, { model: 'gpt-4o-mini', messages: hello }, 'order-0001-retry');
 
     // Mallory uses the id first; Alice's request with it is still hers, and only her own reuse
     // of it is a conflict.
@@ -222,15 +215,11 @@ describe('POST /v1/chat/completions before the queue', () => {
       apiKey: secret,
     });
 
-    const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.apiKey}`,
-        'content-type': 'application/json',
-        'x-request-id': 'req_enqueue_check_1',
-      },
-      body: JSON.stringify({ model: model.id, messages: hello, max_tokens: 50 }),
-    });
+    const response = await post(
+      user.apiKey,
+      { model: model.id, messages: hello, max_tokens: 50 },
+      'req_enqueue_check_1',
+    );
     // Nobody works the queue here: the request times out after being enqueued.
     expect(response.status).toBe(504);
     const requestId = clientRequestId(user.apiKey, 'req_enqueue_check_1');
@@ -250,15 +239,11 @@ describe('POST /v1/chat/completions before the queue', () => {
 
     const requestId = clientRequestId(user.apiKey, 'req_byo_job_check');
     const waiting = waitingJob(requestId);
-    const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.apiKey}`,
-        'content-type': 'application/json',
-        'x-request-id': 'req_byo_job_check',
-      },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
-    });
+    const pending = post(
+      user.apiKey,
+      { model: 'gpt-4o-mini', messages: hello },
+      'req_byo_job_check',
+    );
     await waiting;
     const data = (await stack.queue.getJob(requestId))!.data as Record<string, unknown>;
     expect(data).toMatchObject({
@@ -285,15 +270,11 @@ describe('POST /v1/chat/completions before the queue', () => {
     await trpc.providerKeys.set.mutate({ provider: 'openai', key: 'sk-proj-byo-own-1414' });
     const requestId = clientRequestId(user.apiKey, 'req_byo_two_keys');
     const waiting = waitingJob(requestId);
-    const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.apiKey}`,
-        'content-type': 'application/json',
-        'x-request-id': 'req_byo_two_keys',
-      },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
-    });
+    const pending = post(
+      user.apiKey,
+      { model: 'gpt-4o-mini', messages: hello },
+      'req_byo_two_keys',
+    );
     await waiting;
     const { rows } = await stack.gateway.deps.sql.query<{ sealed_key: string }>(
       "SELECT sealed_key FROM provider_keys WHERE user_id = $1 AND provider = 'openai'",
@@ -340,15 +321,11 @@ describe('POST /v1/chat/completions before the queue', () => {
 
     const requestId = clientRequestId(user.apiKey, 'req_queued_job_check');
     const waiting = waitingJob(requestId);
-    const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.apiKey}`,
-        'content-type': 'application/json',
-        'x-request-id': 'req_queued_job_check',
-      },
-      body: JSON.stringify({ model: model.id, messages: hello, stream: true }),
-    });
+    const pending = post(
+      user.apiKey,
+      { model: model.id, messages: hello, stream: true },
+      'req_queued_job_check',
+    );
     await waiting;
     const data = (await stack.queue.getJob(requestId))!.data as Record<string, unknown>;
     expect(data).toMatchObject({
