@@ -19,6 +19,7 @@ import { createInferenceQueue, type InferenceQueue } from './queue/inference-que
 import { warmUpTokenizer } from './requests/prompt-tokens.js';
 import { BlockingConnectionPool } from './streaming/blocking-pool.js';
 import { InFlightStreams } from './streaming/in-flight.js';
+import { ReadStreamTrimmer } from './streaming/trimmer.js';
 
 /** Everything a request handler may need, built once per process. */
 export interface GatewayDeps {
@@ -30,6 +31,7 @@ export interface GatewayDeps {
   /** Commands (publish, scan, rate limit, queue adds); fails fast when Redis is down. */
   redis: Redis;
   streams: BlockingConnectionPool;
+  trimmer: ReadStreamTrimmer;
   queue: InferenceQueue;
   billing: BillingClient;
   catalog: Catalog;
@@ -82,6 +84,7 @@ export async function createDeps(
   const { prisma, sql } = database;
   const queue = createInferenceQueue(redis, env.QUEUE_PREFIX);
   const streams = new BlockingConnectionPool(env.REDIS_URL);
+  const trimmer = new ReadStreamTrimmer(redis, logger);
   warmUpTokenizer();
 
   return {
@@ -91,6 +94,7 @@ export async function createDeps(
     sql,
     redis,
     streams,
+    trimmer,
     queue,
     billing: createBillingClient({ url: env.BILLING_URL, serviceToken: env.SERVICE_TOKEN }),
     catalog,
@@ -101,6 +105,7 @@ export async function createDeps(
     inFlight: new InFlightStreams(),
     async close() {
       streams.close();
+      await trimmer.flush();
       await queue.close().catch(() => {});
       redis.disconnect();
       await database.close();

@@ -28,9 +28,9 @@ export interface RequestStream {
  * The events of one enqueued request, wired to cancellation: aborting (client gone, shutdown
  * deadline) or a stream timeout cancels the request, so the worker stops and billing settles
  * or voids. The stream key is the worker's to expire: it reads it again on redelivery. Once
- * the terminal event was read, the chunks (the completion text) are dropped from Redis; the
- * terminal event stays until the key expires, since it is what tells a redelivered job that
- * the request already ran.
+ * the terminal event was read, the chunks (the completion text) are dropped from Redis (see
+ * ReadStreamTrimmer); the terminal event stays until the key expires, since it is what tells a
+ * redelivered job that the request already ran.
  */
 export function openRequestStream(
   deps: GatewayDeps,
@@ -86,13 +86,7 @@ export function openRequestStream(
     finish() {
       if (finished) return;
       finished = true;
-      if (ended) {
-        deps.redis
-          .xtrim(key, 'MAXLEN', 1)
-          .catch((err: unknown) =>
-            log.warn({ err }, 'could not drop the read chunks of a request'),
-          );
-      }
+      if (ended) deps.trimmer.trim(key);
       tracked.done();
       deps.metrics.openStreams.dec();
     },
