@@ -6,4 +6,3 @@ export * from './secrets.js';
 export * from './ssrf.js';
 export * from './database.js';
 export * from './service-fetch.js';
-export * from './service-link.js';

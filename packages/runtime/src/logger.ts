@@ -25,6 +25,8 @@ const REDACT_PATHS = [
   '*.sealedApiKey',
   'sealedByoKey',
   '*.sealedByoKey',
+  'providerKeys',
+  '*.providerKeys',
   'messages',
   '*.messages',
   'prompt',

@@ -1,6 +1,6 @@
 import { httpBatchLink, httpLink, splitLink, type Operation, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { observable } from '@trpc/server/observable';
+import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { createServiceFetch } from './service-fetch.js';
 
 export interface ServiceLinkOptions {
@@ -44,7 +44,13 @@ export function serviceLinks(options: ServiceLinkOptions): TRPCLink<AnyRouter>[]
     ({ op, next }) =>
       observable((observer) => {
         inFlight += 1;
-        const subscription = next(op).subscribe(observer);
+        let subscription: Unsubscribable;
+        try {
+          subscription = next(op).subscribe(observer);
+        } catch (error) {
+          inFlight -= 1;
+          throw error;
+        }
         return () => {
           inFlight -= 1;
           subscription.unsubscribe();

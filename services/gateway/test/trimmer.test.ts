@@ -59,13 +59,26 @@ describe('read stream trimmer', () => {
     await trimmer.flush();
 
     expect(await redis.xlen(key)).toBe(1);
-    expect(
-      lines.map((line) => JSON.parse(line) as { msg: string; failed?: number }),
-    ).toContainEqual(
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
       expect.objectContaining({
-        msg: 'could not drop the read chunks of some requests',
+        msg: 'could not drop the read chunks of requests',
         failed: 1,
+        err: expect.objectContaining({ message: expect.stringMatching(/WRONGTYPE/) }),
       }),
     );
+  });
+
+  it('waits at shutdown for drops it had already sent', async () => {
+    const trimmer = new ReadStreamTrimmer(redis, logger);
+    const notAStream = `${prefix}:plain-at-shutdown`;
+    await redis.set(notAStream, 'x');
+    trimmer.trim(notAStream);
+    // The first flush sends; a shutdown flush right after must return only once Redis answered
+    // that write, which its warning shows.
+    const sent = trimmer.flush();
+    const logged = lines.length;
+    await trimmer.flush();
+    expect(lines.length).toBe(logged + 1);
+    await sent;
   });
 });

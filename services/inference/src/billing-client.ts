@@ -1,6 +1,6 @@
 import type { BillingRouter } from '@creditgate/billing';
 import type { SettleInput, SettleResult, VoidInput } from '@creditgate/contracts';
-import { serviceLinks } from '@creditgate/runtime';
+import { serviceLinks } from '@creditgate/runtime/service-link';
 import { createTRPCClient, TRPCClientError } from '@trpc/client';
 
 export interface BillingClient {

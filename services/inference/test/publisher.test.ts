@@ -11,7 +11,8 @@ let prefix: string;
 beforeAll(() => {
   const backend = testRedis();
   prefix = backend.prefix;
-  redis = new Redis(backend.url);
+  // As in the worker: commands of one turn share a write.
+  redis = new Redis(backend.url, { enableAutoPipelining: true });
   publisher = new EventPublisher(redis, prefix, 60_000);
 });
 afterAll(async () => {
@@ -95,9 +96,10 @@ describe('event publisher', () => {
     try {
       const writer = publisher.writer('req_publisher_one_read', { holdBack: true });
       for (let i = 0; i < 3; i++) await writer.append(chunk(i));
+      const readerId = await reader.client('ID');
       const read = reader.xread('BLOCK', 5_000, 'STREAMS', key, '0');
-      // The read is blocked on the server before anything is written.
-      while (Number((await redis.info('clients')).match(/blocked_clients:(\d+)/)![1]) === 0) {
+      // This reader is blocked on the server before anything is written.
+      while (!/ flags=\S*b/.test(String(await redis.client('LIST', 'ID', readerId)))) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       await writer.publish(end);
@@ -110,6 +112,26 @@ describe('event publisher', () => {
     } finally {
       reader.disconnect();
     }
+  });
+
+  it('writes the end after every chunk, even when earlier chunks wait behind other commands', async () => {
+    // A pipeline of other commands on the wire: the next commands wait in the connection's
+    // auto-pipeline until it is answered, while a transaction would go out at once.
+    void redis.ping();
+    await new Promise((resolve) => setImmediate(resolve));
+    const writer = publisher.writer('req_publisher_order');
+    await writer.append(chunk(0));
+    const firstWritten = writer.flush();
+    await writer.append(chunk(1));
+    await writer.publish(end);
+    await firstWritten;
+
+    const written = await entries('req_publisher_order');
+    expect(written.map(([, fields]) => decodeStreamEntry(fields)).flat()).toEqual([
+      chunk(0),
+      chunk(1),
+      end,
+    ]);
   });
 
   it('fails the publish when Redis refuses the write', async () => {

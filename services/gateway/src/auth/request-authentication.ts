@@ -12,8 +12,11 @@ declare module 'fastify' {
 /**
  * Starts each request's API key lookup as soon as its headers are in, so the database round trip
  * runs alongside the rate limit check instead of after it (it needs nothing from the body: see
- * Authenticator).
- * A request refused before it reads the result (rate limit, malformed request id) drops it.
+ * Authenticator). A request the rate limit refuses drops the result.
+ *
+ * So a refused request still costs one indexed lookup, as one with an unknown key always has
+ * (a limit per key cannot stop a caller who sends a new random key each time): the rate limit
+ * guards the queue and the models behind it, not this lookup.
  */
 export function startAuthentication(app: FastifyInstance, deps: Pick<GatewayDeps, 'auth'>): void {
   app.decorateRequest('authentication', null as unknown as Promise<Caller>);

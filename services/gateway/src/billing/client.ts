@@ -1,5 +1,5 @@
 import type { BillingRouter } from '@creditgate/billing';
-import { serviceLinks } from '@creditgate/runtime';
+import { serviceLinks } from '@creditgate/runtime/service-link';
 import { createTRPCClient, type TRPCClient } from '@trpc/client';
 
 export type BillingClient = TRPCClient<BillingRouter>;

@@ -23,7 +23,7 @@ export interface Submission {
   promptTokens: number;
 }
 
-type SubmitDeps = Pick<GatewayDeps, 'prisma' | 'catalog' | 'billing' | 'queue' | 'env' | 'metrics'>;
+type SubmitDeps = Pick<GatewayDeps, 'prisma' | 'catalog' | 'billing' | 'queue' | 'metrics'>;
 
 /**
  * The request path up to the queue: resolve the model, check the output cap, count the prompt,
@@ -51,7 +51,7 @@ export async function submitChat(
     );
   }
 
-  const { route, routeClass } = routeFor(deps, caller, model);
+  const { route, routeClass } = routeFor(caller, model);
   const promptTokens = countPromptTokens(request);
 
   const decision = await deps.billing.authorize.mutate(
@@ -113,7 +113,6 @@ export async function submitChat(
 }
 
 function routeFor(
-  deps: SubmitDeps,
   caller: Caller,
   model: ResolvedModel,
 ): { route: JobRoute; routeClass: RouteClass } {
@@ -130,8 +129,8 @@ function routeFor(
   }
 
   const provider = model.model.provider;
-  // Read with the API key (see Authenticator) when provider keys may route requests.
-  const byoKey = deps.env.BYO_KEYS_ENABLED ? (caller.providerKeys?.[provider] ?? null) : null;
+  // Read with the API key, and only when provider keys may route requests (see Authenticator).
+  const byoKey = caller.providerKeys?.[provider] ?? null;
   return {
     routeClass: byoKey ? 'platform_byo' : 'platform',
     route: {

@@ -13,6 +13,8 @@ const TRIM_EVERY_MS = 50;
 export class ReadStreamTrimmer {
   private keys: string[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** Writes sent and not yet answered. */
+  private sending = new Set<Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -24,22 +26,31 @@ export class ReadStreamTrimmer {
     this.timer ??= setTimeout(() => void this.flush(), TRIM_EVERY_MS);
   }
 
-  /** Sends what is gathered now; at shutdown, before the Redis connection closes. */
+  /** Sends what is gathered now and waits for every write sent; at shutdown, before Redis closes. */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const keys = this.keys;
-    this.keys = [];
-    if (keys.length === 0) return;
+    if (this.keys.length > 0) {
+      const write = this.send(this.keys);
+      this.keys = [];
+      this.sending.add(write);
+      void write.finally(() => this.sending.delete(write));
+    }
+    await Promise.all(this.sending);
+  }
 
+  private async send(keys: string[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.xtrim(key, 'MAXLEN', 1);
     try {
       const results = (await pipeline.exec()) ?? [];
-      const failed = results.filter(([error]) => error !== null).length;
-      if (failed > 0) this.log.warn({ failed }, 'could not drop the read chunks of some requests');
+      const errors = results.flatMap(([error]) => (error ? [error] : []));
+      if (errors.length > 0) {
+        const [err] = errors;
+        this.log.warn({ err, failed: errors.length }, 'could not drop the read chunks of requests');
+      }
     } catch (err) {
-      this.log.warn({ err, requests: keys.length }, 'could not drop the read chunks of requests');
+      this.log.warn({ err, failed: keys.length }, 'could not drop the read chunks of requests');
     }
   }
 }

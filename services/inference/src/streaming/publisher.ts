@@ -54,6 +54,8 @@ export class EventPublisher {
     let expiresAt = 0;
     // Writes sent since the last flush, each settled with its failure recorded.
     let outstanding: Promise<void>[] = [];
+    // Writes Redis has not answered yet.
+    let unanswered = 0;
     let failure: unknown = null;
     let pending: string[] = [];
     let pendingSince = 0;
@@ -62,20 +64,28 @@ export class EventPublisher {
     const send = (entries: [string, string][], terminal: boolean) => {
       const now = this.now();
       const track = (command: Promise<unknown>) => {
+        unanswered += 1;
         outstanding.push(
           command.then(
-            () => undefined,
+            () => {
+              unanswered -= 1;
+            },
             (error: unknown) => {
+              unanswered -= 1;
               failure ??= error;
             },
           ),
         );
       };
-      if (entries.length === 1) {
-        track(this.redis.xadd(key, '*', ...entries[0]!));
+      if (entries.length === 1 || unanswered > 0) {
+        // Plain commands keep their order on the connection, auto-pipelined or not.
+        for (const fields of entries) track(this.redis.xadd(key, '*', ...fields));
       } else {
         // One transaction: Redis answers a blocked read once it has run, so the gateway gets
-        // every entry (the last chunks and the terminal event) in one read.
+        // every entry (the last chunks and the terminal event) in one read. Only when all of
+        // this stream's earlier writes are answered: a transaction goes to the socket at once,
+        // ahead of commands still waiting in the connection's auto-pipeline, and an entry
+        // written after the terminal event would never be read.
         const transaction = this.redis.multi();
         for (const fields of entries) transaction.xadd(key, '*', ...fields);
         track(transaction.exec().then(failedCommand));
