@@ -1,12 +1,12 @@
 /**
  * authorize + settle throughput of the billing service, through the real tRPC client over HTTP,
  * against local Postgres: one hot user and 10,000 spread users, 8 and 32 concurrent callers,
- * with the client the gateway and the worker use (httpLink over createServiceFetch), with a
- * batching client (httpBatchLink, same fetch) and with callers whose concurrent calls are
- * gathered into `authorizeMany` / `settleMany` calls (`many`, over httpLink). Billing runs as its
- * own process (`dist/main.js`) on a fresh database. The same callers also drive a no-op tRPC server (noop-server.ts), the
- * floor set by HTTP and tRPC alone. Prints a table and writes bench/results/billing.json at the
- * repo root.
+ * with one HTTP exchange per call (httpLink over createServiceFetch), with the links the gateway
+ * and the worker use (serviceLinks: alone when idle, batched when calls overlap) and with
+ * callers whose concurrent calls are gathered into `authorizeMany` / `settleMany` calls (`many`,
+ * over httpLink). Billing runs as its own process (`dist/main.js`) on a fresh database. The same
+ * callers also drive a no-op tRPC server (noop-server.ts), the floor set by HTTP and tRPC alone.
+ * Prints a table and writes bench/results/billing.json at the repo root.
  *
  * Environment: BENCH_PG_URL (admin URL, default local postgres), BENCH_SECONDS (per scenario,
  * default 8), BENCH_PROFILE=1 (write a CPU profile of the billing process to
@@ -22,7 +22,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BillingRouter } from '@creditgate/billing';
 import { createServiceFetch } from '@creditgate/runtime';
-import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
+import { serviceLinks } from '@creditgate/runtime/service-link';
+import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import pg from 'pg';
 
@@ -162,7 +163,7 @@ function percentile(sorted: number[], p: number): number {
 interface Scenario {
   server: 'billing' | 'noop';
   /** `many`: calls made in the same tick go as one authorizeMany / settleMany call (httpLink). */
-  link: 'httpLink' | 'httpBatchLink' | 'many';
+  link: 'httpLink' | 'serviceLinks' | 'many';
   users: 'hot' | 'spread';
   concurrency: number;
 }
@@ -218,7 +219,7 @@ function clientsFor(url: string): Record<Scenario['link'], PairClient> {
   const settleMany = gathered((items: Inputs['settle'][]) => single.settleMany.mutate({ items }));
   return {
     httpLink: single,
-    httpBatchLink: batchingClient(url),
+    serviceLinks: serviceClient(url),
     many: {
       authorize: { mutate: (input) => authorizeMany(input) },
       settle: { mutate: (input) => settleMany(input) },
@@ -226,16 +227,15 @@ function clientsFor(url: string): Record<Scenario['link'], PairClient> {
   };
 }
 
-function batchingClient(url: string): Client {
+/** A client over the links the gateway and the worker use. */
+function serviceClient(url: string): Client {
   return createTRPCClient<BillingRouter>({
-    links: [
-      httpBatchLink({
-        url: `${url}/trpc`,
-        headers: { 'x-service-token': SERVICE_TOKEN },
-        fetch: createServiceFetch({ timeoutMs: 30_000 }),
-        maxItems: 64,
-      }),
-    ],
+    links: serviceLinks({
+      url,
+      serviceToken: SERVICE_TOKEN,
+      timeoutMs: 30_000,
+      requestIdOf: (op) => (op.input as { requestId?: unknown } | undefined)?.requestId,
+    }),
   });
 }
 
@@ -288,8 +288,8 @@ async function main() {
   const scenarios: Scenario[] = [];
   for (const server of ['billing', 'noop'] as const) {
     for (const link of server === 'noop'
-      ? (['httpLink', 'httpBatchLink'] as const)
-      : (['httpLink', 'httpBatchLink', 'many'] as const)) {
+      ? (['httpLink', 'serviceLinks'] as const)
+      : (['httpLink', 'serviceLinks', 'many'] as const)) {
       for (const users of server === 'noop'
         ? (['spread'] as const)
         : (['spread', 'hot'] as const)) {
@@ -307,7 +307,7 @@ async function main() {
   let verified = false;
   try {
     const clients = clientsFor(billing.url);
-    const operator = batchingClient(billing.url);
+    const operator = serviceClient(billing.url);
     await mintUsers(operator);
     const loadStartedUs = process.hrtime.bigint() / 1000n;
     for (const scenario of selected.filter((s) => s.server === 'billing')) {
@@ -388,7 +388,6 @@ async function mintUsers(client: Client) {
   }
 }
 
-/** One scenario: a warm-up second, then SECONDS measured, with the CPU each party used. */
 /**
  * Vacuums and analyzes the bench database. Every scenario then starts from the state autovacuum
  * keeps a production database in: where autovacuum is off (development servers often run so),
@@ -432,6 +431,7 @@ function itemsPerBatch(
     : null;
 }
 
+/** One scenario: a warm-up second, then SECONDS measured, with the CPU each party used. */
 async function measure(
   server: { child: ChildProcess; url: string },
   client: PairClient,
