@@ -11,6 +11,12 @@ export interface ServiceLinkOptions {
   timeoutMs: number;
   /** The request a call belongs to, sent as `x-request-id` when the call travels alone. */
   requestIdOf(op: Operation): unknown;
+  /**
+   * `when-busy` (the default): a call made while none of this client's calls is in flight leaves
+   * at once, for calls on a client's path. `always`: every call waits out the batch timer, for
+   * calls no client waits on, which then share exchanges (and billing transactions) more often.
+   */
+  batching?: 'when-busy' | 'always';
 }
 
 /** Calls in one batch; billing accepts up to 256. */
@@ -19,12 +25,12 @@ const MAX_BATCH = 64;
 /**
  * The tRPC links between our services, over kept-alive connections (see createServiceFetch).
  *
- * A call made while none of this client's calls is in flight leaves at once on its own. Calls
- * made while others are under way are batched: tRPC's batch link gathers what arrives within one
- * timer tick (a millisecond in Node) into one HTTP exchange, which is most of what a call costs
- * the server. So an idle gateway does not wait out the batch timer on every request's path, and
- * a loaded one still shares exchanges between concurrent requests. Each call gets its own answer
- * or error either way.
+ * Calls are batched: tRPC's batch link gathers what arrives within one timer tick (a millisecond
+ * in Node) into one HTTP exchange, which is most of what a call costs the server, and billing
+ * runs the calls of one exchange in one transaction. With `batching: 'when-busy'` a call made
+ * while none of this client's calls is in flight leaves at once on its own, so an idle gateway
+ * does not wait out the batch timer on every request's path. Each call gets its own answer or
+ * error either way.
  */
 export function serviceLinks(options: ServiceLinkOptions): TRPCLink<AnyRouter>[] {
   const url = `${options.url.replace(/\/+$/, '')}/trpc`;
@@ -36,6 +42,14 @@ export function serviceLinks(options: ServiceLinkOptions): TRPCLink<AnyRouter>[]
       ...(typeof requestId === 'string' ? { 'x-request-id': requestId } : {}),
     };
   };
+
+  const batched = httpBatchLink({
+    url,
+    maxItems: MAX_BATCH,
+    headers: ({ opList }) => headers(opList),
+    fetch,
+  });
+  if (options.batching === 'always') return [batched];
 
   // Calls between their start and their answer, the current one included.
   let inFlight = 0;
@@ -61,12 +75,7 @@ export function serviceLinks(options: ServiceLinkOptions): TRPCLink<AnyRouter>[]
     countInFlight,
     splitLink({
       condition: () => inFlight > 1,
-      true: httpBatchLink({
-        url,
-        maxItems: MAX_BATCH,
-        headers: ({ opList }) => headers(opList),
-        fetch,
-      }),
+      true: batched,
       false: httpLink({ url, headers: ({ op }) => headers([op]), fetch }),
     }),
   ];

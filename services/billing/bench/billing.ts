@@ -2,7 +2,7 @@
  * authorize + settle throughput of the billing service, through the real tRPC client over HTTP,
  * against local Postgres: one hot user and 10,000 spread users, 8 and 32 concurrent callers,
  * with one HTTP exchange per call (httpLink over createServiceFetch), with the links the gateway
- * and the worker use (serviceLinks: alone when idle, batched when calls overlap) and with
+ * uses (serviceLinks: alone when idle, batched when calls overlap) and with
  * callers whose concurrent calls are gathered into `authorizeMany` / `settleMany` calls (`many`,
  * over httpLink). Billing runs as its own process (`dist/main.js`) on a fresh database. The same
  * callers also drive a no-op tRPC server (noop-server.ts), the floor set by HTTP and tRPC alone.
@@ -227,7 +227,7 @@ function clientsFor(url: string): Record<Scenario['link'], PairClient> {
   };
 }
 
-/** A client over the links the gateway and the worker use. */
+/** A client over the links the gateway uses. */
 function serviceClient(url: string): Client {
   return createTRPCClient<BillingRouter>({
     links: serviceLinks({

@@ -10,8 +10,11 @@ export interface BillingClient {
 
 /**
  * The worker's view of billing: `settle` and `void` over tRPC with the service token (see
- * serviceLinks: kept-alive connections, concurrent calls batched). A call carries its request
- * id as `x-request-id` when it travels alone, so billing's log lines join the worker's.
+ * serviceLinks: kept-alive connections). Every call waits out the batch timer, so concurrent
+ * jobs share exchanges and billing transactions: the client has heard its answer's end before
+ * its settle leaves whenever the authorization carried its prices (see `finish` in
+ * process-job), so that millisecond is nobody's wait. A call carries its request id as
+ * `x-request-id` when it travels alone, so billing's log lines join the worker's.
  */
 export function createBillingClient(
   url: string,
@@ -24,6 +27,7 @@ export function createBillingClient(
       serviceToken,
       // A billing that stops answering is a failed attempt (retried), not a job that hangs.
       timeoutMs,
+      batching: 'always',
       requestIdOf: (op) => (op.input as { requestId?: unknown } | undefined)?.requestId,
     }),
   });
