@@ -1,5 +1,8 @@
 // Runs billing, inference and gateway in the foreground with one shared environment.
-// Ctrl-C or SIGTERM stops all three cleanly; if one exits, the others are stopped too.
+// Ctrl-C, SIGINT or SIGTERM stops all three cleanly; if one exits, the others are stopped too.
+// The gateway and the worker stop first and billing only after both have exited, so the settles
+// and voids of requests still running reach it: the services run in their own process groups,
+// so a Ctrl-C in the terminal reaches this launcher alone and the order is its to keep.
 //
 // This is the local launcher. Unless told otherwise it lets custom endpoints point at
 // 127.0.0.1, so a model server on the same machine (Ollama, llama.cpp, the echo server in
@@ -12,13 +15,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const services = ['billing', 'inference', 'gateway'];
+/** Stopped last: the others settle and void through it while they stop. */
+const LAST = 'billing';
 const children = new Map();
 let stopping = false;
 
-function stopAll(signal) {
+function stopAll() {
   if (stopping) return;
   stopping = true;
-  for (const child of children.values()) child.kill(signal);
+  const first = [...children.keys()].filter((name) => name !== LAST);
+  if (first.length === 0) children.get(LAST)?.kill('SIGTERM');
+  for (const name of first) children.get(name).kill('SIGTERM');
 }
 
 for (const name of services) {
@@ -31,18 +38,24 @@ for (const name of services) {
       ...process.env,
     },
     stdio: 'inherit',
+    detached: true,
   });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);
     if (!stopping) {
       process.stderr.write(`creditgate: ${name} exited (${signal ?? code}); stopping the stack\n`);
-      stopAll('SIGTERM');
       process.exitCode = code || 1;
+      stopAll();
     }
+    if (children.size === 1 && children.has(LAST)) children.get(LAST).kill('SIGTERM');
     if (children.size === 0) process.exit(process.exitCode ?? 0);
   });
 }
 
-process.on('SIGINT', () => stopAll('SIGTERM'));
-process.on('SIGTERM', () => stopAll('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, stopAll);
+// If this launcher dies without stopping them, the services (in their own process groups) would
+// outlive it; stop them as it exits for any reason it can see.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGTERM');
+});
