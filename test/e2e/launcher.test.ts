@@ -44,9 +44,15 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (launcher?.exitCode === null) process.kill(-launcher.pid!, 'SIGKILL');
+  // After a failure the launcher may still run; it stops its services (each in its own process
+  // group, out of reach of a signal to the launcher's) on SIGTERM.
+  if (launcher && launcher.exitCode === null && launcher.signalCode === null) {
+    const exited = once(launcher, 'exit');
+    launcher.kill('SIGTERM');
+    await exited;
+  }
   await ps?.close();
-});
+}, 60_000);
 
 describe('the npm start launcher', () => {
   it('on Ctrl-C stops the gateway and the worker first and billing last, so a request still streaming is settled', async () => {
