@@ -13,7 +13,7 @@ function capture() {
 }
 
 describe('logger', () => {
-  it('censors secrets a log call is handed by accident, at the top level and one level down', () => {
+  it('censors secrets handed to it by accident, at the top level and one level down', () => {
     const { logger, lines } = capture();
     logger.info(
       {

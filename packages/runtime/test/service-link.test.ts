@@ -75,7 +75,7 @@ async function exchangesReach(count: number) {
 }
 
 describe('serviceLinks', () => {
-  it('sends a call made while idle alone, and shares one exchange between calls made while one is in flight', async () => {
+  it('sends a lone call alone and calls that overlap one in flight in one exchange', async () => {
     const client = clientWith();
 
     const first = client.echo.mutate({ requestId: 'req_first', hold: true });
@@ -100,7 +100,7 @@ describe('serviceLinks', () => {
     expect(exchanges[2]).toMatchObject({ batched: false, requestId: 'req_later' });
   });
 
-  it('with batching "always", batches even a call made while idle, and names its request', async () => {
+  it('with batching "always", batches even a lone call, naming its request', async () => {
     const client = clientWith('always');
     releaseHeld();
 

@@ -474,7 +474,8 @@ async function measure(
     };
     process.stdout.write(
       `${scenario.server.padEnd(8)} ${scenario.link.padEnd(13)} ${scenario.users.padEnd(6)} ` +
-        `x${String(scenario.concurrency).padEnd(3)} ${String(result.pairsPerSecond).padStart(6)} pairs/s` +
+        `x${String(scenario.concurrency).padEnd(3)} ` +
+        `${String(result.pairsPerSecond).padStart(6)} pairs/s` +
         `  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms\n`,
     );
     return result;

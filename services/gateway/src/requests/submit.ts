@@ -162,7 +162,8 @@ function insufficientCredits(modelId: string, decision: AuthorizeResult): AppErr
       ? `insufficient credits for ${modelId}: add credits to your balance`
       : affordable === 0
         ? `insufficient credits for ${modelId}: your balance does not cover this prompt`
-        : `insufficient credits for ${modelId}: your balance affords at most ${affordable} output tokens for this prompt; lower max_tokens or add credits`;
+        : `insufficient credits for ${modelId}: your balance affords at most ${affordable} ` +
+          'output tokens for this prompt; lower max_tokens or add credits';
   return new AppError('insufficient_credits', message, {
     details: affordable === undefined ? undefined : { affordableOutputTokens: affordable },
   });

@@ -1,7 +1,7 @@
 import type { Logger } from '@creditgate/runtime';
 import type { Redis } from 'ioredis';
 
-/** How long a read stream's chunks may wait to be dropped, so drops of many requests share a write. */
+/** How long read streams' chunks may wait to be dropped, so many requests' drops share a write. */
 const TRIM_EVERY_MS = 50;
 
 /**
@@ -26,7 +26,7 @@ export class ReadStreamTrimmer {
     this.timer ??= setTimeout(() => void this.flush(), TRIM_EVERY_MS);
   }
 
-  /** Sends what is gathered now and waits for every write sent; at shutdown, before Redis closes. */
+  /** Sends what is gathered and waits for every write sent: at shutdown, before Redis closes. */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -42,15 +42,18 @@ export class ReadStreamTrimmer {
   private async send(keys: string[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.xtrim(key, 'MAXLEN', 1);
+    let errors: unknown[];
     try {
       const results = (await pipeline.exec()) ?? [];
-      const errors = results.flatMap(([error]) => (error ? [error] : []));
-      if (errors.length > 0) {
-        const [err] = errors;
-        this.log.warn({ err, failed: errors.length }, 'could not drop the read chunks of requests');
-      }
-    } catch (err) {
-      this.log.warn({ err, failed: keys.length }, 'could not drop the read chunks of requests');
+      errors = results.flatMap(([error]) => (error ? [error] : []));
+    } catch (error) {
+      errors = keys.map(() => error);
+    }
+    if (errors.length > 0) {
+      this.log.warn(
+        { err: errors[0], failed: errors.length },
+        'could not drop the read chunks of requests',
+      );
     }
   }
 }
